@@ -1,0 +1,45 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Every target that runs numeric code is compiled for AVX2 + FMA (x86-64-v3). Without it, Swift lowers
+/// `SIMD.addProduct` to scalar `fmaf` library calls and the kernels run ~100x slower
+/// (see docs/PERFORMANCE.md). The binary checks at start-up that the CPU has these features.
+let simdFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Xcc", "-march=x86-64-v3"]),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Brigade",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "brigade", targets: ["BrigadeCLI"]),
+        .library(name: "Brigade", targets: ["Engine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Layer 1: numeric kernels (SIMD, quantized blocks, threads). No dependencies.
+        .target(name: "Kernels", swiftSettings: simdFlags),
+        // Layer 1: byte-level BPE tokenizers and the Jinja subset used by chat templates. No dependencies.
+        .target(name: "Tokenization", swiftSettings: simdFlags),
+        .target(name: "ChatTemplates"),
+        // Layer 2: model files (GGUF, safetensors), the Llama stage forward pass, sampling.
+        .target(name: "Model", dependencies: ["Kernels", "Tokenization", "ChatTemplates"], swiftSettings: simdFlags),
+        // Layer 3: requests, generation loop (later: scheduler, KV blocks, pipeline executor).
+        .target(name: "Engine", dependencies: ["Model"], swiftSettings: simdFlags),
+        // Layer 6: the command-line interface.
+        .executableTarget(
+            name: "BrigadeCLI",
+            dependencies: ["Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: simdFlags
+        ),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: simdFlags),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
+        .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: simdFlags),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: simdFlags),
+    ],
+    swiftLanguageModes: [.v6]
+)
