@@ -1,0 +1,185 @@
+import Kernels
+
+/// Per-token facts of a batch shared by every layer: which sequence a token belongs to, its position, and its RoPE
+/// rotation (computed once per forward, in double precision like the numpy reference).
+struct BatchPlan {
+    /// For each token: its sequence's index in the batch.
+    var sequence: [Int] = []
+    /// For each token: its position in its sequence.
+    var position: [Int] = []
+    /// Block tables, flattened; `tableStart[s]` is where sequence `s`'s table begins.
+    var tables: [Int32] = []
+    var tableStart: [Int] = []
+    /// `[token][pair]` cosines and sines of the rotation angle.
+    var cos: [Double] = []
+    var sin: [Double] = []
+    let pairs: Int
+
+    init(batch: [SequenceChunk], config: LlamaConfig, inverseFrequencies: [Double]) {
+        pairs = config.headDim / 2
+        for (s, chunk) in batch.enumerated() {
+            tableStart.append(tables.count)
+            tables.append(contentsOf: chunk.blockTable)
+            for i in 0..<chunk.tokenCount {
+                sequence.append(s)
+                position.append(chunk.startPosition + i)
+            }
+        }
+        cos.reserveCapacity(position.count * pairs)
+        sin.reserveCapacity(position.count * pairs)
+        for p in position {
+            for f in inverseFrequencies {
+                let angle = Double(p) * f
+                cos.append(Foundation.cos(angle))
+                sin.append(Foundation.sin(angle))
+            }
+        }
+    }
+
+    var tokenCount: Int { position.count }
+}
+
+extension LlamaStage {
+    /// One transformer block: `x += attention(norm(x)); x += ffn(norm(x))`, for every token of the batch.
+    func runLayer(_ layer: Layer, index: Int, x: inout [Float], plan: BatchPlan, cache: PagedKVCache) {
+        let t = plan.tokenCount, d = config.hiddenSize, f = config.intermediateSize
+        let qDim = config.qDim, kvDim = config.kvDim
+        var normed = [Float](repeating: 0, count: t * d)
+        var q = [Float](repeating: 0, count: t * qDim)
+        var k = [Float](repeating: 0, count: t * kvDim)
+        var v = [Float](repeating: 0, count: t * kvDim)
+        var attention = [Float](repeating: 0, count: t * qDim)
+        var projected = [Float](repeating: 0, count: t * d)
+
+        // Attention block.
+        rmsNormRows(x, layer.attentionNorm, tokens: t, into: &normed)
+        project(layer.q, normed, t, into: &q, bias: layer.qBias)
+        project(layer.k, normed, t, into: &k, bias: layer.kBias)
+        project(layer.v, normed, t, into: &v, bias: layer.vBias)
+        rotate(&q, heads: config.headCount, plan: plan)
+        rotate(&k, heads: config.kvHeadCount, plan: plan)
+        store(k: k, v: v, layer: index, plan: plan, cache: cache)
+        attend(q: q, layer: index, plan: plan, cache: cache, into: &attention)
+        project(layer.o, attention, t, into: &projected, bias: nil)
+        addInPlace(&x, projected)
+
+        // Feed-forward block (SwiGLU).
+        var gate = [Float](repeating: 0, count: t * f)
+        var up = [Float](repeating: 0, count: t * f)
+        rmsNormRows(x, layer.ffnNorm, tokens: t, into: &normed)
+        project(layer.gate, normed, t, into: &gate, bias: nil)
+        project(layer.up, normed, t, into: &up, bias: nil)
+        gate.withUnsafeMutableBufferPointer { g in
+            up.withUnsafeBufferPointer { u in VectorOps.swiGLU(g.baseAddress!, up: u.baseAddress!, t * f) }
+        }
+        project(layer.down, gate, t, into: &projected, bias: nil)
+        addInPlace(&x, projected)
+    }
+
+    func rmsNormRows(_ x: [Float], _ weight: [Float], tokens: Int, into out: inout [Float]) {
+        let d = config.hiddenSize, eps = config.rmsNormEps
+        x.withUnsafeBufferPointer { x in
+            weight.withUnsafeBufferPointer { w in
+                out.withUnsafeMutableBufferPointer { out in
+                    for i in 0..<tokens {
+                        VectorOps.rmsNorm(x.baseAddress! + i * d, weight: w.baseAddress!, eps: eps, d, into: out.baseAddress! + i * d)
+                    }
+                }
+            }
+        }
+    }
+
+    func project(_ w: WeightMatrix, _ input: [Float], _ tokens: Int, into out: inout [Float], bias: [Float]?) {
+        input.withUnsafeBufferPointer { input in
+            out.withUnsafeMutableBufferPointer { out in
+                if let bias {
+                    bias.withUnsafeBufferPointer { b in
+                        MatMul.multiply(w, input.baseAddress!, tokens: tokens, into: out.baseAddress!, bias: b.baseAddress!)
+                    }
+                } else {
+                    MatMul.multiply(w, input.baseAddress!, tokens: tokens, into: out.baseAddress!)
+                }
+            }
+        }
+    }
+
+    func addInPlace(_ x: inout [Float], _ y: [Float]) {
+        let n = x.count
+        x.withUnsafeMutableBufferPointer { x in
+            y.withUnsafeBufferPointer { y in VectorOps.add(x.baseAddress!, y.baseAddress!, n) }
+        }
+    }
+
+    /// Applies RoPE to every head of every token, pairing dimensions as the model file requires.
+    func rotate(_ values: inout [Float], heads: Int, plan: BatchPlan) {
+        let hd = config.headDim, pairs = plan.pairs, adjacent = config.ropePairing == .adjacent
+        values.withUnsafeMutableBufferPointer { values in
+            for token in 0..<plan.tokenCount {
+                let angles = token * pairs
+                for h in 0..<heads {
+                    let head = values.baseAddress! + (token * heads + h) * hd
+                    for i in 0..<pairs {
+                        let (a, b) = adjacent ? (2 * i, 2 * i + 1) : (i, i + pairs)
+                        let x0 = Double(head[a]), x1 = Double(head[b])
+                        let c = plan.cos[angles + i], s = plan.sin[angles + i]
+                        head[a] = Float(x0 * c - x1 * s)
+                        head[b] = Float(x0 * s + x1 * c)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes every token's rotated key and its value into its cache slot.
+    func store(k: [Float], v: [Float], layer: Int, plan: BatchPlan, cache: PagedKVCache) {
+        let kvDim = config.kvDim
+        plan.tables.withUnsafeBufferPointer { tables in
+            for token in 0..<plan.tokenCount {
+                let table = tables.baseAddress! + plan.tableStart[plan.sequence[token]]
+                let slot = cache.slot(table, plan.position[token])
+                k.withUnsafeBufferPointer { cache.key(layer: layer, slot: slot).update(from: $0.baseAddress! + token * kvDim, count: kvDim) }
+                v.withUnsafeBufferPointer { cache.value(layer: layer, slot: slot).update(from: $0.baseAddress! + token * kvDim, count: kvDim) }
+            }
+        }
+    }
+
+    /// Causal attention of every (token, head) over its own sequence's cached positions `0...position`.
+    func attend(q: [Float], layer: Int, plan: BatchPlan, cache: PagedKVCache, into out: inout [Float]) {
+        let hd = config.headDim, heads = config.headCount, group = config.headCount / config.kvHeadCount
+        let scale = 1 / Float(hd).squareRoot()
+        let longest = (plan.position.max() ?? 0) + 1
+        q.withUnsafeBufferPointer { q in
+            plan.tables.withUnsafeBufferPointer { tables in
+                out.withUnsafeMutableBufferPointer { out in
+                    let q = q.baseAddress!, tables = tables.baseAddress!, out = out.baseAddress!
+                    parallelChunks(plan.tokenCount * heads, minimumPerChunk: 4) { range in
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: longest) { scores in
+                            let scores = scores.baseAddress!
+                            for item in range {
+                                let token = item / heads, h = item % heads
+                                let kvOffset = (h / group) * hd
+                                let table = tables + plan.tableStart[plan.sequence[token]]
+                                let length = plan.position[token] + 1
+                                let query = q + item * hd
+                                for j in 0..<length {
+                                    let key = cache.key(layer: layer, slot: cache.slot(table, j)) + kvOffset
+                                    scores[j] = VectorOps.dot(query, key, hd) * scale
+                                }
+                                VectorOps.softmax(scores, length)
+                                let result = out + item * hd
+                                result.initialize(repeating: 0, count: hd)
+                                for j in 0..<length {
+                                    let value = cache.value(layer: layer, slot: cache.slot(table, j)) + kvOffset
+                                    let weight = scores[j]
+                                    for e in 0..<hd { result[e] = result[e].addingProduct(weight, value[e]) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+import Foundation

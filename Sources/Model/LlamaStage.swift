@@ -1,0 +1,201 @@
+import Kernels
+
+/// One sequence's part of a batch: `tokenCount` new tokens at positions `startPosition ..< startPosition + tokenCount`.
+///
+/// A prefill chunk has many tokens, a decode step one; a batch may mix both and sequences of any lengths.
+public struct SequenceChunk: Sendable, Equatable {
+    /// Number of this sequence's tokens already in the KV cache.
+    public var startPosition: Int
+    public var tokenCount: Int
+    /// KV block ids covering positions `0 ..< startPosition + tokenCount`.
+    public var blockTable: [Int32]
+    /// Whether the last stage computes logits for this chunk's last token.
+    public var wantsLogits: Bool
+
+    public init(startPosition: Int, tokenCount: Int, blockTable: [Int32], wantsLogits: Bool) {
+        self.startPosition = startPosition
+        self.tokenCount = tokenCount
+        self.blockTable = blockTable
+        self.wantsLogits = wantsLogits
+    }
+}
+
+/// What a stage's forward pass produces.
+public enum StageOutput: Sendable {
+    /// Hidden states `[tokens × hiddenSize]` to hand to the next stage.
+    case hidden([Float])
+    /// Logits `[chunks that want logits × vocabSize]`, in batch order.
+    case logits([Float])
+}
+
+/// A contiguous range of a Llama model's layers, optionally with the token embedding (first stage) and the final
+/// norm + output projection (last stage). A whole model is the stage with every layer and both ends.
+///
+/// `forward` runs one batch of sequences of different lengths through the stage; every row's arithmetic is
+/// independent of its batch-mates (batch invariance), so a sequence's outputs are bit-identical however it is batched.
+public struct LlamaStage: Sendable {
+    public let config: LlamaConfig
+    public let layerRange: Range<Int>
+    public let hasEmbedding: Bool
+    public let hasHead: Bool
+
+    struct Layer: Sendable {
+        var attentionNorm: [Float]
+        var q, k, v, o: WeightMatrix
+        var qBias, kBias, vBias: [Float]?
+        var ffnNorm: [Float]
+        var gate, up, down: WeightMatrix
+    }
+
+    let layers: [Layer]
+    /// Keeps the file mappings that every weight matrix points into alive as long as the stage.
+    let weights: TensorStore
+    let embedding: WeightMatrix?
+    let outputNorm: [Float]?
+    let output: WeightMatrix?
+    /// `theta^(-2i/d)` for each rotated pair, in double precision.
+    let inverseFrequencies: [Double]
+
+    /// Builds the stage from `store`, checking every tensor it needs exists with the right shape.
+    public init(config: LlamaConfig, store: TensorStore, layers layerRange: Range<Int>, embedding: Bool, head: Bool) throws(ModelFileError) {
+        guard layerRange.lowerBound >= 0, layerRange.upperBound <= config.layerCount else {
+            throw ModelFileError(file: store.source, location: "stage layers \(layerRange)",
+                                 problem: "outside the model's \(config.layerCount) layers")
+        }
+        self.config = config
+        self.layerRange = layerRange
+        weights = store
+        hasEmbedding = embedding
+        hasHead = head
+        let d = config.hiddenSize, f = config.intermediateSize, q = config.qDim, kv = config.kvDim
+        var layers: [Layer] = []
+        for l in layerRange {
+            let p = "blk.\(l)."
+            layers.append(Layer(
+                attentionNorm: try store.vector(p + "attn_norm.weight", count: d),
+                q: try store.matrix(p + "attn_q.weight", rows: q, columns: d),
+                k: try store.matrix(p + "attn_k.weight", rows: kv, columns: d),
+                v: try store.matrix(p + "attn_v.weight", rows: kv, columns: d),
+                o: try store.matrix(p + "attn_output.weight", rows: d, columns: q),
+                qBias: config.hasQKVBias ? try store.vector(p + "attn_q.bias", count: q) : nil,
+                kBias: config.hasQKVBias ? try store.vector(p + "attn_k.bias", count: kv) : nil,
+                vBias: config.hasQKVBias ? try store.vector(p + "attn_v.bias", count: kv) : nil,
+                ffnNorm: try store.vector(p + "ffn_norm.weight", count: d),
+                gate: try store.matrix(p + "ffn_gate.weight", rows: f, columns: d),
+                up: try store.matrix(p + "ffn_up.weight", rows: f, columns: d),
+                down: try store.matrix(p + "ffn_down.weight", rows: d, columns: f)
+            ))
+        }
+        self.layers = layers
+        let tokenEmbedding = try store.matrix("token_embd.weight", rows: config.vocabSize, columns: d)
+        self.embedding = embedding ? tokenEmbedding : nil
+        if head {
+            outputNorm = try store.vector("output_norm.weight", count: d)
+            output = config.tiedEmbeddings ? tokenEmbedding : try store.matrix("output.weight", rows: config.vocabSize, columns: d)
+        } else {
+            outputNorm = nil
+            output = nil
+        }
+        let half = config.headDim / 2
+        inverseFrequencies = (0..<half).map { i in 1 / pow(config.ropeTheta, Double(2 * i) / Double(config.headDim)) }
+    }
+
+    /// Runs `batch` through the stage.
+    /// - Parameters:
+    ///   - tokens: the batch's token ids in order (`Σ tokenCount`), required on the first stage.
+    ///   - hidden: the previous stage's hidden states `[Σ tokenCount × hiddenSize]`, required on other stages.
+    ///   - cache: this stage's KV cache; block tables in `batch` must point into it.
+    public func forward(batch: [SequenceChunk], tokens: [Int32]? = nil, hidden: [Float]? = nil, cache: PagedKVCache) throws(StageError) -> StageOutput {
+        let d = config.hiddenSize
+        let tokenCount = batch.reduce(0) { $0 + $1.tokenCount }
+        try validate(batch: batch, tokenCount: tokenCount, cache: cache)
+        var x: [Float]
+        if let embedding {
+            guard let tokens, tokens.count == tokenCount else { throw StageError.badInput("first stage needs \(tokenCount) token ids, got \(tokens?.count ?? 0)") }
+            x = [Float](repeating: 0, count: tokenCount * d)
+            try x.withUnsafeMutableBufferPointer { (out: inout UnsafeMutableBufferPointer<Float>) throws(StageError) in
+                for (i, token) in tokens.enumerated() {
+                    guard token >= 0, Int(token) < config.vocabSize else {
+                        throw StageError.badInput("token id \(token) is outside the vocabulary (0..<\(config.vocabSize))")
+                    }
+                    embedding.dequantizeRow(Int(token), into: out.baseAddress! + i * d)
+                }
+            }
+        } else {
+            guard let hidden, hidden.count == tokenCount * d else {
+                throw StageError.badInput("stage needs \(tokenCount)×\(d) hidden values, got \(hidden?.count ?? 0)")
+            }
+            x = hidden
+        }
+        if tokenCount == 0 { return hasHead ? .logits([]) : .hidden([]) }
+
+        let plan = BatchPlan(batch: batch, config: config, inverseFrequencies: inverseFrequencies)
+        for (index, layer) in layers.enumerated() {
+            runLayer(layer, index: layerRange.lowerBound + index, x: &x, plan: plan, cache: cache)
+        }
+        guard hasHead, let outputNorm, let output else { return .hidden(x) }
+        return .logits(head(x: x, batch: batch, norm: outputNorm, output: output))
+    }
+
+    func validate(batch: [SequenceChunk], tokenCount: Int, cache: PagedKVCache) throws(StageError) {
+        guard cache.layerRange == layerRange, cache.kvDim == config.kvDim else {
+            throw StageError.badInput("KV cache is for layers \(cache.layerRange) with kvDim \(cache.kvDim), stage has \(layerRange) and \(config.kvDim)")
+        }
+        for (i, chunk) in batch.enumerated() {
+            let end = chunk.startPosition + chunk.tokenCount
+            guard chunk.startPosition >= 0, chunk.tokenCount >= 0, end <= config.contextLength else {
+                throw StageError.badInput("sequence \(i): positions \(chunk.startPosition)..<\(end) exceed the context length \(config.contextLength)")
+            }
+            guard chunk.blockTable.count * cache.blockSize >= end,
+                  chunk.blockTable.allSatisfy({ $0 >= 0 && Int($0) < cache.blockCount }) else {
+                throw StageError.badInput("sequence \(i): block table \(chunk.blockTable) does not cover \(end) positions in a cache of \(cache.blockCount) blocks")
+            }
+        }
+    }
+
+    /// Final norm and output projection for the last token of each chunk that wants logits.
+    func head(x: [Float], batch: [SequenceChunk], norm: [Float], output: WeightMatrix) -> [Float] {
+        let d = config.hiddenSize
+        var rows: [Int] = []
+        var end = 0
+        for chunk in batch {
+            end += chunk.tokenCount
+            if chunk.wantsLogits && chunk.tokenCount > 0 { rows.append(end - 1) }
+        }
+        var normed = [Float](repeating: 0, count: rows.count * d)
+        var logits = [Float](repeating: 0, count: rows.count * config.vocabSize)
+        x.withUnsafeBufferPointer { x in
+            normed.withUnsafeMutableBufferPointer { normed in
+                norm.withUnsafeBufferPointer { w in
+                    for (i, row) in rows.enumerated() {
+                        VectorOps.rmsNorm(x.baseAddress! + row * d, weight: w.baseAddress!, eps: config.rmsNormEps, d,
+                                          into: normed.baseAddress! + i * d)
+                    }
+                }
+            }
+        }
+        normed.withUnsafeBufferPointer { normed in
+            logits.withUnsafeMutableBufferPointer { logits in
+                MatMul.multiply(output, normed.baseAddress!, tokens: rows.count, into: logits.baseAddress!)
+            }
+        }
+        return logits
+    }
+}
+
+/// Why a stage could not run a batch.
+public enum StageError: Error, CustomStringConvertible, Equatable {
+    case badInput(String)
+
+    public var description: String {
+        switch self {
+        case .badInput(let message): return "stage input rejected: \(message)"
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

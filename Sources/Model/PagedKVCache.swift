@@ -1,0 +1,60 @@
+/// Key/value cache storage for one pipeline stage's layers, split into fixed-size blocks of token slots.
+///
+/// A sequence owns a list of block ids (its block table); token position `p` lives in block `table[p / blockSize]`,
+/// slot `p % blockSize`. Which block ids a sequence gets is decided by a block manager outside this type (deterministic
+/// on every rank); the cache only stores vectors.
+///
+/// `@unchecked Sendable`: the storage is written only by `LlamaStage.forward` for the slots of the sequences in the
+/// batch being run, and one stage runs one batch at a time on its rank's loop thread; concurrent kernel threads inside
+/// a forward only read slots that were written before they started.
+public final class PagedKVCache: @unchecked Sendable {
+    public let layerRange: Range<Int>
+    public let blockSize: Int
+    public let blockCount: Int
+    public let kvDim: Int
+    let keys: UnsafeMutablePointer<Float>
+    let values: UnsafeMutablePointer<Float>
+
+    /// Floats stored per layer.
+    var layerStride: Int { blockCount * blockSize * kvDim }
+
+    /// Bytes needed for `blockCount` blocks of `blockSize` tokens over `layers` layers.
+    public static func bytes(layers: Int, blockCount: Int, blockSize: Int, kvDim: Int) -> Int {
+        2 * layers * blockCount * blockSize * kvDim * MemoryLayout<Float>.size
+    }
+
+    /// Allocates the cache. `blockSize` and `blockCount` must be positive.
+    public init(layerRange: Range<Int>, blockSize: Int, blockCount: Int, kvDim: Int) {
+        precondition(blockSize > 0 && blockCount > 0 && kvDim > 0)
+        self.layerRange = layerRange
+        self.blockSize = blockSize
+        self.blockCount = blockCount
+        self.kvDim = kvDim
+        let count = max(1, layerRange.count) * blockCount * blockSize * kvDim
+        keys = .allocate(capacity: count)
+        values = .allocate(capacity: count)
+        keys.initialize(repeating: 0, count: count)
+        values.initialize(repeating: 0, count: count)
+    }
+
+    deinit {
+        keys.deallocate()
+        values.deallocate()
+    }
+
+    /// The slot index (within a layer) of token `position` of a sequence with block table `table`.
+    @inline(__always)
+    func slot(_ table: UnsafePointer<Int32>, _ position: Int) -> Int {
+        Int(table[position / blockSize]) * blockSize + position % blockSize
+    }
+
+    @inline(__always)
+    func key(layer: Int, slot: Int) -> UnsafeMutablePointer<Float> {
+        keys + (layer - layerRange.lowerBound) * layerStride + slot * kvDim
+    }
+
+    @inline(__always)
+    func value(layer: Int, slot: Int) -> UnsafeMutablePointer<Float> {
+        values + (layer - layerRange.lowerBound) * layerStride + slot * kvDim
+    }
+}
