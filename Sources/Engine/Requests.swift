@@ -1,0 +1,84 @@
+import Model
+
+/// Why a request stopped producing tokens.
+public enum FinishReason: String, Sendable, Codable, Equatable {
+    /// An end-of-sequence or stop token, or a stop string.
+    case stop
+    /// `maxTokens` reached, or the model's context is full.
+    case length
+    /// Cancelled by the client, or the engine was shut down without draining.
+    case abort
+}
+
+/// A generation request in token space. Text-level concerns (templates, tokenization) are the caller's; the engine
+/// detokenizes output incrementally for streaming and stop strings.
+public struct GenerationRequest: Sendable {
+    /// Unique among the engine's live requests.
+    public var id: String
+    public var promptTokenIDs: [Int32]
+    public var sampling: SamplingParameters
+    /// Maximum number of tokens to generate (>= 1).
+    public var maxTokens: Int
+    /// Stop tokens are ignored until this many tokens were generated.
+    public var minTokens: Int
+    /// Extra token ids that end generation (the model's end-of-sequence tokens are added unless `ignoreEOS`).
+    public var stopTokenIDs: [Int32]
+    /// Strings that end generation; the returned text never contains them.
+    public var stopStrings: [String]
+    public var ignoreEOS: Bool
+
+    public init(id: String, promptTokenIDs: [Int32], sampling: SamplingParameters = .greedy, maxTokens: Int = 16,
+                minTokens: Int = 0, stopTokenIDs: [Int32] = [], stopStrings: [String] = [], ignoreEOS: Bool = false) {
+        self.id = id
+        self.promptTokenIDs = promptTokenIDs
+        self.sampling = sampling
+        self.maxTokens = maxTokens
+        self.minTokens = minTokens
+        self.stopTokenIDs = stopTokenIDs
+        self.stopStrings = stopStrings
+        self.ignoreEOS = ignoreEOS
+    }
+}
+
+/// Token counts of a request.
+public struct Usage: Sendable, Codable, Equatable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public init(promptTokens: Int, completionTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
+    public var totalTokens: Int { promptTokens + completionTokens }
+}
+
+/// One streamed update of a request: what is new since the previous update.
+public struct RequestOutput: Sendable {
+    public var requestID: String
+    /// Token ids generated since the last update (the final stop token included).
+    public var newTokenIDs: [Int32]
+    /// Text generated since the last update: complete UTF-8 characters only, stop strings and text that may still
+    /// become a stop string held back.
+    public var textDelta: String
+    /// One entry per new token when log-probs were requested.
+    public var logprobs: [SampledToken]
+    /// Set on the last update of the request.
+    public var finishReason: FinishReason?
+    public var usage: Usage
+}
+
+/// Errors the engine reports to a caller.
+public enum EngineError: Error, CustomStringConvertible, Equatable {
+    case invalidRequest(parameter: String, message: String)
+    case duplicateRequestID(String)
+    case shutDown
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .invalidRequest(_, let message): return message
+        case .duplicateRequestID(let id): return "a request with id \"\(id)\" is already running"
+        case .shutDown: return "the engine is shut down and accepts no requests"
+        case .failed(let message): return "the engine stopped: \(message)"
+        }
+    }
+}

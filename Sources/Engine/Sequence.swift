@@ -1,0 +1,135 @@
+import Model
+
+/// A request's state inside the engine: its tokens, KV blocks, sampling state and output bookkeeping.
+///
+/// Owned by the engine loop thread; never shared.
+final class Sequence {
+    enum Status { case waiting, running, finished }
+
+    let request: GenerationRequest
+    /// Admission order; also decides who is preempted first (the youngest).
+    let arrival: Int
+    var status: Status = .waiting
+    /// Prompt followed by generated tokens.
+    var tokens: [Int32]
+    var outputCount = 0
+    /// Tokens whose keys/values are in the cache.
+    var computed = 0
+    var blockTable: [Int32] = []
+    var generator: SeededGenerator
+    var seen: Set<Int32>
+    var generatedCounts: [Int32: Int] = [:]
+    let stopTokens: Set<Int32>
+    var text: TextAssembler
+    var finishReason: FinishReason?
+
+    init(request: GenerationRequest, arrival: Int, eosTokenIDs: [Int32], detokenizer: any IncrementalDetokenizer) {
+        self.request = request
+        self.arrival = arrival
+        tokens = request.promptTokenIDs
+        generator = SeededGenerator(seed: request.sampling.seed ?? UInt64.random(in: 0...UInt64.max))
+        seen = request.sampling.repetitionPenalty != 1 ? Set(request.promptTokenIDs) : []
+        stopTokens = Set(request.stopTokenIDs + (request.ignoreEOS ? [] : eosTokenIDs))
+        text = TextAssembler(stopStrings: request.stopStrings, detokenizer: detokenizer)
+    }
+
+    var promptCount: Int { request.promptTokenIDs.count }
+    /// Tokens still to run through the model before the next token can be sampled.
+    var uncomputed: Int { tokens.count - computed }
+    var usage: Usage { Usage(promptTokens: promptCount, completionTokens: outputCount) }
+
+    /// Appends a sampled token and decides whether the request is finished.
+    /// Returns the text to stream for it.
+    func append(_ sampled: SampledToken, contextLength: Int) -> String {
+        let token = sampled.tokenID
+        tokens.append(token)
+        outputCount += 1
+        if request.sampling.repetitionPenalty != 1 { seen.insert(token) }
+        if request.sampling.presencePenalty != 0 || request.sampling.frequencyPenalty != 0 { generatedCounts[token, default: 0] += 1 }
+        let isStopToken = stopTokens.contains(token) && outputCount > request.minTokens
+        let (delta, hitStopString) = text.append(token: token, isStopToken: isStopToken)
+        if isStopToken || hitStopString {
+            finishReason = .stop
+        } else if outputCount >= request.maxTokens || tokens.count >= contextLength {
+            finishReason = .length
+        }
+        if finishReason != nil { return delta + text.finish() }
+        return delta
+    }
+
+    /// Tokens that must not be sampled yet (stop tokens before `minTokens`).
+    var suppressedTokens: Set<Int32> { outputCount < request.minTokens ? stopTokens : [] }
+}
+
+/// Turns generated tokens into streamable text: complete characters only, stop strings cut, and any tail that could
+/// still grow into a stop string held back until it cannot.
+struct TextAssembler {
+    let stopStrings: [String]
+    var detokenizer: any IncrementalDetokenizer
+    /// Text decoded but not yet streamed (possible start of a stop string).
+    var pending = ""
+    var stopped = false
+
+    init(stopStrings: [String], detokenizer: any IncrementalDetokenizer) {
+        self.stopStrings = stopStrings.filter { !$0.isEmpty }
+        self.detokenizer = detokenizer
+    }
+
+    /// Feeds one token; returns the text that can be streamed now and whether a stop string was hit.
+    mutating func append(token: Int32, isStopToken: Bool) -> (String, Bool) {
+        guard !stopped else { return ("", false) }
+        if !isStopToken { pending += detokenizer.append(token) }
+        return release()
+    }
+
+    /// Flushes everything held back at the end of the request.
+    mutating func finish() -> String {
+        guard !stopped else { return "" }
+        stopped = true
+        pending += detokenizer.flush()
+        let (text, _) = release()
+        let rest = pending
+        pending = ""
+        return text + rest
+    }
+
+    private mutating func release() -> (String, Bool) {
+        if let cut = firstStop(in: pending) {
+            let text = String(pending[..<cut])
+            pending = ""
+            stopped = true
+            return (text, true)
+        }
+        let keep = heldBack(pending)
+        let split = pending.index(pending.endIndex, offsetBy: -keep)
+        let text = String(pending[..<split])
+        pending = String(pending[split...])
+        return (text, false)
+    }
+
+    private func firstStop(in text: String) -> String.Index? {
+        stopStrings.compactMap { text.range(of: $0)?.lowerBound }.min()
+    }
+
+    /// Length (in characters) of the longest suffix of `text` that is a proper prefix of a stop string.
+    private func heldBack(_ text: String) -> Int {
+        var best = 0
+        for stop in stopStrings {
+            let limit = min(stop.count - 1, text.count)
+            if limit <= best { continue }
+            for length in stride(from: limit, to: best, by: -1) where text.hasSuffix(stop.prefix(length)) {
+                best = length
+                break
+            }
+        }
+        return best
+    }
+}
+
+/// Streaming detokenization of one sequence: bytes of multi-byte characters are held until complete.
+public protocol IncrementalDetokenizer: Sendable {
+    /// Adds a token; returns the newly completed text.
+    mutating func append(_ token: Int32) -> String
+    /// Returns whatever remains (incomplete bytes become U+FFFD).
+    mutating func flush() -> String
+}
