@@ -1,0 +1,32 @@
+import Foundation
+
+/// A model's configuration and weights, from either a GGUF file or a Hugging Face checkpoint directory.
+public struct ModelWeights: Sendable {
+    public let config: LlamaConfig
+    public let store: TensorStore
+    /// The GGUF file, when the model came from one (its metadata holds the tokenizer and chat template).
+    public let gguf: GGUFFile?
+    /// The Hugging Face checkpoint, when the model came from a directory.
+    public let huggingFace: HuggingFaceModel?
+
+    /// Opens `path`: a `.gguf` file or a directory with `config.json` and safetensors weights.
+    public static func open(_ path: String) throws(ModelFileError) -> ModelWeights {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ModelFileError(file: path, problem: "no such file or directory")
+        }
+        if isDirectory.boolValue {
+            let model = try HuggingFaceModel(directory: path)
+            return ModelWeights(config: model.config, store: model.store, gguf: nil, huggingFace: model)
+        }
+        let file = try GGUFFile(path: path)
+        return ModelWeights(config: try file.llamaConfig(), store: file.tensorStore(), gguf: file, huggingFace: nil)
+    }
+
+    /// The stage holding `layers`, with the embedding if it starts at layer 0 and the head if it ends at the last.
+    public func stage(layers: Range<Int>? = nil) throws(ModelFileError) -> LlamaStage {
+        let range = layers ?? 0..<config.layerCount
+        return try LlamaStage(config: config, store: store, layers: range, embedding: range.lowerBound == 0,
+                              head: range.upperBound == config.layerCount)
+    }
+}
