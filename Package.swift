@@ -28,11 +28,11 @@ let package = Package(
         // Layer 2: model files (GGUF, safetensors), the Llama stage forward pass, sampling.
         .target(name: "Model", dependencies: ["Kernels", "Tokenization", "ChatTemplates"], swiftSettings: simdFlags),
         // Layer 3: requests, generation loop (later: scheduler, KV blocks, pipeline executor).
-        .target(name: "Engine", dependencies: ["Model"], swiftSettings: simdFlags),
+        .target(name: "Engine", dependencies: ["Model", "Tokenization"], swiftSettings: simdFlags),
         // Layer 6: the command-line interface.
         .executableTarget(
             name: "BrigadeCLI",
-            dependencies: ["Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Engine", "ChatTemplates", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: simdFlags
         ),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: simdFlags),

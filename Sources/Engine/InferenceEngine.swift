@@ -96,7 +96,8 @@ public final class InferenceEngine: Sendable {
     /// Counters for monitoring.
     public var statistics: EngineStatistics { inbox.read { $0.statistics } }
 
-    func validate(_ request: GenerationRequest) throws(EngineError) {
+    /// Checks a request as `submit` does, without submitting it.
+    public func validate(_ request: GenerationRequest) throws(EngineError) {
         func invalid(_ parameter: String, _ message: String) -> EngineError { .invalidRequest(parameter: parameter, message: message) }
         do { try request.sampling.validate() } catch { throw invalid(error.parameter, error.message) }
         guard !request.promptTokenIDs.isEmpty else { throw invalid("prompt", "the prompt is empty") }

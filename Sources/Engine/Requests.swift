@@ -82,3 +82,36 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// Everything a finished request produced.
+public struct GenerationResult: Sendable {
+    public var requestID: String
+    public var tokens: [Int32] = []
+    public var text = ""
+    public var logprobs: [SampledToken] = []
+    public var finishReason: FinishReason = .abort
+    public var usage = Usage(promptTokens: 0, completionTokens: 0)
+
+    public init(requestID: String) { self.requestID = requestID }
+
+    /// Adds one streamed update.
+    public mutating func append(_ output: RequestOutput) {
+        tokens += output.newTokenIDs
+        text += output.textDelta
+        logprobs += output.logprobs
+        usage = output.usage
+        if let reason = output.finishReason { finishReason = reason }
+    }
+}
+
+extension InferenceEngine {
+    /// Runs `request` to completion, calling `onUpdate` with each streamed update.
+    public func generate(_ request: GenerationRequest, onUpdate: (RequestOutput) -> Void = { _ in }) async throws -> GenerationResult {
+        var result = GenerationResult(requestID: request.id)
+        for try await output in try submit(request) {
+            result.append(output)
+            onUpdate(output)
+        }
+        return result
+    }
+}

@@ -133,3 +133,14 @@ public protocol IncrementalDetokenizer: Sendable {
     /// Returns whatever remains (incomplete bytes become U+FFFD).
     mutating func flush() -> String
 }
+
+import Tokenization
+
+/// Adapts the tokenizer's `StreamingDecoder` to the engine. A sampled id the tokenizer does not know (a model whose
+/// embedding table is padded beyond the vocabulary) contributes no text.
+public struct TokenizerDetokenizer: IncrementalDetokenizer {
+    var decoder: StreamingDecoder
+    public init(_ decoder: StreamingDecoder) { self.decoder = decoder }
+    public mutating func append(_ token: Int32) -> String { (try? decoder.append(token)) ?? "" }
+    public mutating func flush() -> String { decoder.finish() }
+}

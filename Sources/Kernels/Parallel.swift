@@ -52,7 +52,9 @@ public final class WorkerPool: @unchecked Sendable {
     public static var shared: WorkerPool { sharedLock.withLock { _ in sharedPool } }
 
     static func configureShared(threads: Int) {
-        sharedLock.withLock { _ in sharedPool = WorkerPool(threads: threads) }
+        sharedLock.withLock { _ in
+            if sharedPool.threadCount != max(1, threads) { sharedPool = WorkerPool(threads: threads) }
+        }
     }
 
     /// Threads that run chunks, the calling thread included.
@@ -164,6 +166,8 @@ public final class WorkerPool: @unchecked Sendable {
 }
 
 private final class WorkerContext {
-    unowned let pool: WorkerPool
+    /// `unowned(unsafe)`: the pool's `deinit` joins every worker before its memory goes away, so the pool outlives
+    /// every access a worker makes (a checked `unowned` would trap while `deinit` is waiting for the join).
+    unowned(unsafe) let pool: WorkerPool
     init(pool: WorkerPool) { self.pool = pool }
 }

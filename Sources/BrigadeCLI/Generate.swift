@@ -1,0 +1,118 @@
+import ArgumentParser
+import ChatTemplates
+import Engine
+import Foundation
+import Model
+
+/// `brigade generate`: complete a prompt, a chat message, or a whole file of requests run together.
+struct Generate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text for a prompt, a chat message, or a JSONL file of requests.",
+        discussion: """
+            --prompt is tokenized with special tokens recognised, so raw chat markup such as \
+            "<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n" works; --chat wraps the message in the model's \
+            chat template. --requests runs every line of a JSONL file together (continuous batching); each line is \
+            {"prompt": "..."} or {"messages": [{"role": "user", "content": "..."}]} plus any sampling field \
+            (max_tokens, temperature, top_k, top_p, min_p, seed, stop, logprobs, presence_penalty, frequency_penalty, \
+            repetition_penalty, ignore_eos, min_tokens, stop_token_ids); it prints one JSON line per request, in input order.
+            """
+    )
+
+    @Option(help: "Text to complete (special tokens such as <|im_start|> are recognised).") var prompt: String?
+    @Option(help: "A user message, wrapped in the model's chat template.") var chat: String?
+    @Option(help: ArgumentHelp("A JSONL file of requests to run together.", valueName: "file.jsonl")) var requests: String?
+    @Option(help: "A system message for --chat.") var system: String?
+    @Flag(help: "Print one JSON object per request: prompt_token_ids, token_ids, text, finish_reason, logprobs, usage.")
+    var json = false
+    @Flag(help: "Print engine statistics to standard error at the end.") var stats = false
+    @OptionGroup(title: "Model") var model: ModelOptions
+    @OptionGroup(title: "Sampling") var sampling: SamplingOptions
+    @OptionGroup(title: "Engine") var engine: EngineOptionGroup
+
+    func validate() throws {
+        let inputs = [prompt != nil, chat != nil, requests != nil].filter { $0 }.count
+        guard inputs == 1 else { throw ValidationError("give exactly one of --prompt, --chat or --requests") }
+        if system != nil && chat == nil { throw ValidationError("--system goes with --chat") }
+    }
+
+    func run() async throws {
+        let lines: [RequestLine]
+        if let requests {
+            lines = try RequestLine.read(requests, defaults: sampling)
+        } else {
+            var messages: [ChatMessage] = []
+            if let system { messages.append(ChatMessage(role: "system", content: .string(system))) }
+            let input: RequestLine.Input = chat.map { .messages(messages + [ChatMessage(role: "user", content: .string($0))]) } ?? .prompt(prompt!)
+            lines = [RequestLine(input: input, sampling: sampling.parameters, maxTokens: sampling.maxTokens, minTokens: sampling.minTokens,
+                                 stop: sampling.stop, stopTokenIDs: [], ignoreEOS: sampling.ignoreEos)]
+        }
+        let session = try Session(model: model, engine: engine)
+        defer { session.engine.shutdown(drain: false) }
+        let prepared = try lines.enumerated().map { index, line in try session.request(line, id: "request-\(index)") }
+        let streaming = requests == nil && !json
+        let results = try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
+            for (index, request) in prepared.enumerated() {
+                let stream = try session.engine.submit(request)
+                group.addTask {
+                    var result = GenerationResult(requestID: request.id)
+                    for try await output in stream {
+                        result.append(output)
+                        if streaming { FileHandle.standardOutput.write(Data(output.textDelta.utf8)) }
+                    }
+                    return (index, result)
+                }
+            }
+            var results = [GenerationResult?](repeating: nil, count: prepared.count)
+            for try await (index, result) in group { results[index] = result }
+            return results.map { $0! }
+        }
+        if streaming {
+            print("")
+        } else {
+            for (request, result) in zip(prepared, results) {
+                print(generationJSON(prompt: request.promptTokenIDs, result: result, withLogprobs: request.sampling.logprobs != nil))
+            }
+        }
+        if stats { printStatistics(session.engine.statistics) }
+    }
+
+    func printStatistics(_ s: EngineStatistics) {
+        let text = String(format: "steps %d, prompt tokens %d, generated tokens %d, preemptions %d, forward %.2f s (%.1f generated tokens/s)\n",
+                          s.steps, s.promptTokens, s.generatedTokens, s.preemptions, s.forwardSeconds,
+                          s.forwardSeconds > 0 ? Double(s.generatedTokens) / s.forwardSeconds : 0)
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}
+
+/// A loaded model with a running engine, and the text-to-request conversion both `generate` and `chat` use.
+struct Session {
+    let model: TextModel
+    let engine: InferenceEngine
+
+    init(model options: ModelOptions, engine engineOptions: EngineOptionGroup) throws {
+        model = try options.loadTextModel()
+        let text = model
+        engine = try InferenceEngine(stage: try model.weights.stage(), eosTokenIDs: model.eosTokenIDs, options: engineOptions.options) {
+            TokenizerDetokenizer(text.makeDetokenizer())
+        }
+    }
+
+    func request(_ line: RequestLine, id: String) throws -> GenerationRequest {
+        let text: String
+        switch line.input {
+        case .prompt(let prompt): text = prompt
+        case .messages(let messages): text = try model.renderChat(messages)
+        }
+        let ids = model.encode(text)
+        var request = GenerationRequest(id: id, promptTokenIDs: ids, sampling: line.sampling, maxTokens: line.maxTokens,
+                                        minTokens: line.minTokens, stopTokenIDs: line.stopTokenIDs, stopStrings: line.stop,
+                                        ignoreEOS: line.ignoreEOS)
+        request.maxTokens = min(request.maxTokens, max(1, model.weights.config.contextLength - ids.count))
+        do {
+            try engine.validate(request)
+        } catch {
+            throw CLIError("\(id): \(error)")
+        }
+        return request
+    }
+}

@@ -1,0 +1,106 @@
+import ChatTemplates
+import Foundation
+import Tokenization
+
+/// A model with everything needed to go from text to text: weights, tokenizer, chat template, stop tokens.
+public struct TextModel: Sendable {
+    public let weights: ModelWeights
+    public let tokenizer: BPETokenizer
+    /// The model's chat template source (GGUF `tokenizer.chat_template` or `tokenizer_config.json`), if any.
+    public let chatTemplateSource: String?
+    /// Tokens that end generation: the tokenizer's EOS and end-of-turn tokens.
+    public let eosTokenIDs: [Int32]
+    private let template: ChatTemplate?
+
+    /// Loads `path` (a `.gguf` file or a Hugging Face directory) with its tokenizer and chat template.
+    public static func load(_ path: String) throws -> TextModel {
+        let weights = try ModelWeights.open(path)
+        let tokenizer: BPETokenizer
+        let source: String?
+        if let gguf = weights.gguf {
+            tokenizer = try gguf.tokenizer()
+            source = gguf.metadata["tokenizer.chat_template"]?.string
+        } else if let hf = weights.huggingFace {
+            let tokenizerPath = hf.directory + "/tokenizer.json"
+            guard let data = FileManager.default.contents(atPath: tokenizerPath) else {
+                throw ModelFileError(file: tokenizerPath, problem: "cannot read the tokenizer (missing or unreadable)")
+            }
+            do {
+                tokenizer = try BPETokenizer(tokenizerJSON: data)
+            } catch {
+                throw ModelFileError(file: tokenizerPath, problem: "\(error)")
+            }
+            source = hf.chatTemplate
+        } else {
+            throw ModelFileError(file: path, problem: "the model has no tokenizer")
+        }
+        guard tokenizer.vocabularySize <= weights.config.vocabSize else {
+            throw ModelFileError(file: path, location: "tokenizer",
+                                 problem: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(weights.config.vocabSize) embeddings")
+        }
+        var template: ChatTemplate?
+        if let source {
+            do {
+                template = try ChatTemplate(source)
+            } catch {
+                throw ModelFileError(file: path, location: "chat template", problem: "\(error)")
+            }
+        }
+        return TextModel(weights: weights, tokenizer: tokenizer, chatTemplateSource: source,
+                         eosTokenIDs: tokenizer.eosTokenIDs.sorted(), template: template)
+    }
+
+    /// Token ids of `text`; special tokens written in the text (e.g. `<|im_start|>`) are recognised when `parseSpecial`.
+    public func encode(_ text: String, parseSpecial: Bool = true) -> [Int32] {
+        tokenizer.encode(text, parseSpecial: parseSpecial)
+    }
+
+    /// The prompt text of a conversation, rendered with the model's chat template.
+    public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) throws -> String {
+        guard let template else {
+            throw ModelFileError(file: "model", location: "chat template", problem: "the model has no chat template; use a plain prompt")
+        }
+        let tokenText = { (id: Int32?) -> JinjaValue in id.flatMap { tokenizer.tokenString($0) }.map(JinjaValue.string) ?? .none }
+        return try template.render(
+            messages: messages, addGenerationPrompt: addGenerationPrompt,
+            context: ["bos_token": tokenText(tokenizer.specialTokens.bos), "eos_token": tokenText(tokenizer.specialTokens.eos)])
+    }
+
+    /// A fresh streaming detokenizer (special tokens left out).
+    public func makeDetokenizer() -> StreamingDecoder { StreamingDecoder(tokenizer: tokenizer) }
+}
+
+extension GGUFFile {
+    /// The tokenizer described by `tokenizer.ggml.*` metadata.
+    public func tokenizer() throws(ModelFileError) -> BPETokenizer {
+        func strings(_ key: String) throws(ModelFileError) -> [String] {
+            guard let values = metadata[key]?.array else {
+                throw ModelFileError(file: path, location: "key \(key)", problem: "missing (the file has no tokenizer)")
+            }
+            var result: [String] = []
+            result.reserveCapacity(values.count)
+            for value in values {
+                guard let s = value.string else { throw ModelFileError(file: path, location: "key \(key)", problem: "expected strings") }
+                result.append(s)
+            }
+            return result
+        }
+        let model = metadata["tokenizer.ggml.model"]?.string ?? "gpt2"
+        guard model == "gpt2" else {
+            throw ModelFileError(file: path, location: "key tokenizer.ggml.model",
+                                 problem: "tokenizer model \"\(model)\" is not supported (Brigade reads byte-level BPE, \"gpt2\")")
+        }
+        let types = metadata["tokenizer.ggml.token_type"]?.array?.compactMap { $0.int.map(Int32.init) }
+        let id = { (key: String) in self.metadata[key]?.int.map(Int32.init) }
+        do {
+            return try BPETokenizer(
+                tokens: try strings("tokenizer.ggml.tokens"), merges: try strings("tokenizer.ggml.merges"), tokenTypes: types,
+                ggufPreTokenizer: metadata["tokenizer.ggml.pre"]?.string ?? "default",
+                specialTokens: SpecialTokenIDs(bos: id("tokenizer.ggml.bos_token_id"), eos: id("tokenizer.ggml.eos_token_id"),
+                                               unknown: id("tokenizer.ggml.unknown_token_id"), padding: id("tokenizer.ggml.padding_token_id")),
+                addBOS: metadata["tokenizer.ggml.add_bos_token"]?.bool, addEOS: metadata["tokenizer.ggml.add_eos_token"]?.bool)
+        } catch {
+            throw ModelFileError(file: path, location: "tokenizer", problem: "\(error)")
+        }
+    }
+}
