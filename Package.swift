@@ -40,6 +40,8 @@ let package = Package(
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: simdFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: simdFlags),
+        // Runs the built `brigade` binary as a user would.
+        .testTarget(name: "CLITests", dependencies: ["BrigadeCLI"]),
     ],
     swiftLanguageModes: [.v6]
 )

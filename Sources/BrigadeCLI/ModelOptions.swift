@@ -17,7 +17,9 @@ struct ModelOptions: ParsableArguments {
 
     static var defaultModelPath: String {
         if let path = ProcessInfo.processInfo.environment["BRIGADE_MODEL"], !path.isEmpty { return path }
-        return FileManager.default.homeDirectoryForCurrentUser.path + "/.cache/brigade/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+        let home = ProcessInfo.processInfo.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? FileManager.default.homeDirectoryForCurrentUser.path
+        return home + "/.cache/brigade/models/SmolLM2-135M-Instruct.Q4_1.gguf"
     }
 
     var resolvedPath: String { model ?? Self.defaultModelPath }

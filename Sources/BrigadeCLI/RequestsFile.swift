@@ -29,7 +29,7 @@ extension RequestLine {
     /// Parses line `number` of `file`, starting from the command line's defaults.
     init(json line: String, number: Int, file: String, defaults: SamplingOptions) throws {
         func fail(_ message: String) -> CLIError { CLIError("\(file):\(number): \(message)") }
-        guard let data = line.data(using: .utf8), let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        guard let object = try? JSONDecoder().decode([String: JSONField].self, from: Data(line.utf8)) else {
             throw fail("not a JSON object (each line must be {\"prompt\": …} or {\"messages\": […]} plus sampling fields)")
         }
         if let unknown = object.keys.sorted().first(where: { !Self.fields.contains($0) }) {
@@ -37,22 +37,26 @@ extension RequestLine {
         }
         func decimal<T: BinaryFloatingPoint>(_ key: String, _ fallback: T) throws -> T {
             guard let value = object[key] else { return fallback }
-            guard let n = value as? NSNumber, !(value is Bool) else { throw fail("\"\(key)\" must be a number") }
-            return T(n.doubleValue)
+            guard case .number(let n) = value else { throw fail("\"\(key)\" must be a number") }
+            return T(n)
         }
         func integer(_ key: String, _ fallback: Int) throws -> Int {
             guard let value = object[key] else { return fallback }
-            guard let n = value as? NSNumber, !(value is Bool), n.doubleValue == n.doubleValue.rounded() else {
-                throw fail("\"\(key)\" must be an integer")
-            }
-            return n.intValue
+            guard case .number(let n) = value, n == n.rounded(), abs(n) < 1e15 else { throw fail("\"\(key)\" must be an integer") }
+            return Int(n)
+        }
+        func strings(_ value: JSONField) -> [String]? {
+            guard case .array(let items) = value else { return nil }
+            let texts = items.compactMap { if case .string(let s) = $0 { s } else { nil } }
+            return texts.count == items.count ? texts : nil
         }
         switch (object["prompt"], object["messages"]) {
-        case (let prompt as String, nil):
+        case (.string(let prompt)?, nil):
             input = .prompt(prompt)
-        case (nil, let messages as [[String: Any]]):
+        case (nil, .array(let messages)?):
             input = .messages(try messages.enumerated().map { index, message in
-                guard let role = message["role"] as? String, let content = message["content"] as? String else {
+                guard case .object(let fields) = message, case .string(let role)? = fields["role"],
+                      case .string(let content)? = fields["content"] else {
                     throw fail("messages[\(index)] needs string \"role\" and \"content\"")
                 }
                 return ChatMessage(role: role, content: .string(content))
@@ -77,18 +81,25 @@ extension RequestLine {
         guard maxTokens >= 1 else { throw fail("\"max_tokens\" must be at least 1") }
         switch object["stop"] {
         case nil: stop = defaults.stop
-        case let s as String: stop = [s]
-        case let list as [String]: stop = list
-        default: throw fail("\"stop\" must be a string or a list of strings")
+        case .string(let s)?: stop = [s]
+        case let value?:
+            guard let list = strings(value) else { throw fail("\"stop\" must be a string or a list of strings") }
+            stop = list
         }
         switch object["stop_token_ids"] {
         case nil: stopTokenIDs = []
-        case let ids as [Int]: stopTokenIDs = ids.map { Int32(clamping: $0) }
+        case .array(let items)?:
+            stopTokenIDs = try items.map { item in
+                guard case .number(let n) = item, n == n.rounded(), n >= 0, n < 1e9 else {
+                    throw fail("\"stop_token_ids\" must be a list of non-negative integers")
+                }
+                return Int32(n)
+            }
         default: throw fail("\"stop_token_ids\" must be a list of integers")
         }
         switch object["ignore_eos"] {
         case nil: ignoreEOS = defaults.ignoreEos
-        case let b as Bool: ignoreEOS = b
+        case .bool(let b)?: ignoreEOS = b
         default: throw fail("\"ignore_eos\" must be true or false")
         }
     }
@@ -104,5 +115,20 @@ extension RequestLine {
         }
         guard !lines.isEmpty else { throw CLIError("\(path) holds no requests (one JSON object per line)") }
         return lines
+    }
+}
+
+/// Any JSON value, decoded strictly (a number is never a boolean and vice versa).
+enum JSONField: Decodable {
+    case null, bool(Bool), number(Double), string(String), array([JSONField]), object([String: JSONField])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let b = try? container.decode(Bool.self) { self = .bool(b) }
+        else if let n = try? container.decode(Double.self) { self = .number(n) }
+        else if let s = try? container.decode(String.self) { self = .string(s) }
+        else if let a = try? container.decode([JSONField].self) { self = .array(a) }
+        else { self = .object(try container.decode([String: JSONField].self)) }
     }
 }
