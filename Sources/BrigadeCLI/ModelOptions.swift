@@ -30,20 +30,21 @@ struct ModelOptions: ParsableArguments {
 
     /// Checks the CPU, applies `--threads`, and maps the model's weights.
     func loadWeights() throws -> ModelWeights {
-        let path = try prepare()
-        let progress = Progress(label: "Loading \((path as NSString).lastPathComponent)")
-        let weights = try ModelWeights.open(path)
-        progress.finish("\(weights.config.layerCount) layers, \(weights.config.vocabSize) tokens")
-        return weights
+        try load(ModelWeights.open) { "\($0.config.layerCount) layers, \($0.config.vocabSize) embeddings" }
     }
 
     /// Like `loadWeights`, with the tokenizer and chat template.
     func loadTextModel() throws -> TextModel {
+        try load(TextModel.load) { "\($0.weights.config.layerCount) layers, \($0.tokenizer.vocabularySize) tokens" }
+    }
+
+    /// Opens the model with `open`, showing progress on a terminal.
+    private func load<T>(_ open: (String) throws -> T, summary: (T) -> String) throws -> T {
         let path = try prepare()
         let progress = Progress(label: "Loading \((path as NSString).lastPathComponent)")
-        let model = try TextModel.load(path)
-        progress.finish("\(model.weights.config.layerCount) layers, \(model.tokenizer.vocabularySize) tokens")
-        return model
+        let loaded = try open(path)
+        progress.finish(summary(loaded))
+        return loaded
     }
 
     /// Checks the CPU and that the model exists, applies `--threads`; returns the model path.
