@@ -56,11 +56,11 @@ struct EngineLoopSeed: Sendable {
     let inbox: Inbox
 }
 
-/// The engine thread's loop: take new work, schedule a batch, run it, stream the results. Owns every `Sequence`.
+/// The engine thread's loop: take new work, schedule a batch, run it, stream the results. Owns every `RequestState`.
 final class EngineLoop {
     let seed: EngineLoopSeed
     var scheduler: Scheduler
-    var sequences: [String: (sequence: Sequence, output: Inbox.Continuation)] = [:]
+    var sequences: [String: (sequence: RequestState, output: Inbox.Continuation)] = [:]
     var arrivals = 0
     var statistics = EngineStatistics()
 
@@ -81,7 +81,7 @@ final class EngineLoop {
                 return (state.submitted, state.cancelled, state.shutdown)
             })
             for (request, output) in submitted {
-                let sequence = Sequence(request: request, arrival: arrivals, eosTokenIDs: seed.eosTokenIDs,
+                let sequence = RequestState(request: request, arrival: arrivals, eosTokenIDs: seed.eosTokenIDs,
                                         detokenizer: seed.makeDetokenizer())
                 arrivals += 1
                 sequences[request.id] = (sequence, output)
@@ -125,7 +125,7 @@ final class EngineLoop {
         seed.inbox.post { $0.statistics = snapshot; $0.exited = true }
     }
 
-    private func emit(_ sequence: Sequence, _ token: SampledToken) {
+    private func emit(_ sequence: RequestState, _ token: SampledToken) {
         let text = sequence.append(token, contextLength: seed.runner.stage.config.contextLength)
         statistics.generatedTokens += 1
         guard let output = sequences[sequence.request.id]?.output else { return }

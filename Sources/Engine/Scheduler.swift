@@ -1,6 +1,6 @@
 /// One sequence's share of a scheduled batch.
 struct ScheduledChunk {
-    let sequence: Sequence
+    let sequence: RequestState
     /// Position of the chunk's first token.
     let start: Int
     let count: Int
@@ -15,8 +15,8 @@ struct Scheduler {
     var maxBatchedTokens: Int
     var maxSequences: Int
     var blocks: BlockManager
-    private(set) var waiting: [Sequence] = []
-    private(set) var running: [Sequence] = []
+    private(set) var waiting: [RequestState] = []
+    private(set) var running: [RequestState] = []
     private(set) var preemptions = 0
 
     init(maxBatchedTokens: Int, maxSequences: Int, blocks: BlockManager) {
@@ -27,12 +27,12 @@ struct Scheduler {
 
     var isIdle: Bool { waiting.isEmpty && running.isEmpty }
 
-    mutating func add(_ sequence: Sequence) {
+    mutating func add(_ sequence: RequestState) {
         waiting.append(sequence)
     }
 
     /// Removes a sequence (finished or cancelled) and frees its blocks.
-    mutating func remove(_ sequence: Sequence) {
+    mutating func remove(_ sequence: RequestState) {
         running.removeAll { $0 === sequence }
         waiting.removeAll { $0 === sequence }
         blocks.release(&sequence.blockTable)
@@ -69,12 +69,12 @@ struct Scheduler {
         return batch
     }
 
-    private mutating func reserve(_ sequence: Sequence, tokens: Int) -> Bool {
+    private mutating func reserve(_ sequence: RequestState, tokens: Int) -> Bool {
         blocks.grow(&sequence.blockTable, toHold: sequence.computed + tokens)
     }
 
     /// Preempts the youngest running sequence other than `other`, if it is younger; returns false if none can go.
-    private mutating func preemptYoungest(other: Sequence) -> Bool {
+    private mutating func preemptYoungest(other: RequestState) -> Bool {
         guard let victim = running.last, victim !== other else { return false }
         running.removeLast()
         blocks.release(&victim.blockTable)

@@ -1,21 +1,23 @@
 import Kernels
 
+/// A tensor's description in a model file and the location of its data.
+public struct FileTensorInfo: Sendable {
+    public let name: String
+    /// Dimensions as the file stores them: GGUF puts the contiguous (input) dimension first, safetensors last.
+    public let shape: [Int]
+    public let type: TensorType
+    /// Offset of the tensor's data from the start of the file.
+    public let fileOffset: Int
+    public let byteCount: Int
+    public var elementCount: Int { shape.reduce(1, *) }
+}
+
 /// A parsed GGUF (v2/v3) model file, mapped into memory.
 ///
 /// Parsing validates everything before it is used: magic, version, counts against the bytes that remain, string and
 /// array lengths, value types, tensor dimensions, types and data ranges, alignment. Tensor data is not copied.
 public final class GGUFFile: Sendable {
-    /// One tensor's description and the location of its data in the mapping.
-    public struct TensorInfo: Sendable {
-        public let name: String
-        /// Dimensions in GGUF order: `shape[0]` is the contiguous (input) dimension.
-        public let shape: [Int]
-        public let type: TensorType
-        /// Offset of the tensor's data from the start of the file.
-        public let fileOffset: Int
-        public let byteCount: Int
-        public var elementCount: Int { shape.reduce(1, *) }
-    }
+    public typealias TensorInfo = FileTensorInfo
 
     public let path: String
     public let version: UInt32

@@ -4,14 +4,7 @@ import Kernels
 /// A parsed `.safetensors` file, mapped into memory: a JSON header of tensor dtypes, shapes and data offsets, then
 /// the raw data. Brigade reads F32, F16 and BF16 tensors.
 public final class SafetensorsFile: Sendable {
-    public struct TensorInfo: Sendable {
-        public let name: String
-        /// Shape in PyTorch order: `shape.last` is the contiguous dimension.
-        public let shape: [Int]
-        public let type: TensorType
-        public let fileOffset: Int
-        public let byteCount: Int
-    }
+    public typealias TensorInfo = FileTensorInfo
 
     public let path: String
     public let tensors: [String: TensorInfo]

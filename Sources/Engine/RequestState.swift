@@ -3,7 +3,7 @@ import Model
 /// A request's state inside the engine: its tokens, KV blocks, sampling state and output bookkeeping.
 ///
 /// Owned by the engine loop thread; never shared.
-final class Sequence {
+final class RequestState {
     enum Status { case waiting, running, finished }
 
     let request: GenerationRequest
