@@ -27,8 +27,10 @@ let package = Package(
         .target(name: "ChatTemplates"),
         // Layer 2: model files (GGUF, safetensors), the Llama stage forward pass, sampling.
         .target(name: "Model", dependencies: ["Kernels", "Tokenization", "ChatTemplates"], swiftSettings: simdFlags),
-        // Layer 3: requests, generation loop (later: scheduler, KV blocks, pipeline executor).
+        // Layer 3: requests, scheduler, KV blocks, engine loop, the executor's Communicator seam.
         .target(name: "Engine", dependencies: ["Model", "Tokenization"], swiftSettings: simdFlags),
+        // Layer 4: transports behind the executor's Communicator seam (ranks as threads of one process; MPI later).
+        .target(name: "Transport", dependencies: ["Engine"]),
         // Layer 6: the command-line interface.
         .executableTarget(
             name: "BrigadeCLI",
@@ -40,6 +42,7 @@ let package = Package(
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: simdFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: simdFlags),
+        .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         // Runs the built `brigade` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["BrigadeCLI"]),
     ],
