@@ -118,11 +118,18 @@ final class EngineLoop {
             statistics.running = scheduler.running.count
             statistics.waiting = scheduler.waiting.count
             statistics.usedBlocks = scheduler.blocks.usedBlocks
-            let snapshot = statistics
-            seed.inbox.post { $0.statistics = snapshot }
+            publish()
         }
+        publish { $0.exited = true }
+    }
+
+    /// Shares the counters with client threads, with any other change to the shared state.
+    private func publish(_ change: (inout Inbox.State) -> Void = { _ in }) {
         let snapshot = statistics
-        seed.inbox.post { $0.statistics = snapshot; $0.exited = true }
+        seed.inbox.post { state in
+            state.statistics = snapshot
+            change(&state)
+        }
     }
 
     private func emit(_ sequence: RequestState, _ token: SampledToken) {
@@ -154,10 +161,8 @@ final class EngineLoop {
     private func fail(_ message: String) {
         for (_, entry) in sequences { entry.output.finish(throwing: EngineError.failed(message)) }
         sequences.removeAll()
-        let snapshot = statistics
-        seed.inbox.post { state in
+        publish { state in
             state.failure = message
-            state.statistics = snapshot
             state.exited = true
             for (_, output) in state.submitted { output.finish(throwing: EngineError.failed(message)) }
             state.submitted.removeAll()

@@ -162,23 +162,13 @@ public struct LlamaStage: Sendable {
             end += chunk.tokenCount
             if chunk.wantsLogits && chunk.tokenCount > 0 { rows.append(end - 1) }
         }
+        guard !rows.isEmpty else { return [] }
+        var last = [Float](repeating: 0, count: rows.count * d)
+        for (i, row) in rows.enumerated() { last[i * d..<(i + 1) * d] = x[row * d..<(row + 1) * d] }
         var normed = [Float](repeating: 0, count: rows.count * d)
         var logits = [Float](repeating: 0, count: rows.count * config.vocabSize)
-        x.withUnsafeBufferPointer { x in
-            normed.withUnsafeMutableBufferPointer { normed in
-                norm.withUnsafeBufferPointer { w in
-                    for (i, row) in rows.enumerated() {
-                        VectorOps.rmsNorm(x.baseAddress! + row * d, weight: w.baseAddress!, eps: config.rmsNormEps, d,
-                                          into: normed.baseAddress! + i * d)
-                    }
-                }
-            }
-        }
-        normed.withUnsafeBufferPointer { normed in
-            logits.withUnsafeMutableBufferPointer { logits in
-                MatMul.multiply(output, normed.baseAddress!, tokens: rows.count, into: logits.baseAddress!)
-            }
-        }
+        rmsNormRows(last, norm, tokens: rows.count, into: &normed)
+        project(output, normed, rows.count, into: &logits, bias: nil)
         return logits
     }
 }
