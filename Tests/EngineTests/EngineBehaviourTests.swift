@@ -66,6 +66,9 @@ import Testing
             #expect(squeezed[id]?.tokens == result.tokens, "\(id) changed after preemption")
         }
         #expect(squeezed["big"]?.tokens.count == 28)
+        // Streams end inside an engine step; the counters are published when the step ends, so read them after
+        // the engine thread has stopped.
+        tight.shutdown()
         let stats = tight.statistics
         #expect(stats.preemptions > 0)
         #expect(stats.usedBlocks == 0 && stats.running == 0 && stats.waiting == 0)
