@@ -34,14 +34,14 @@ let package = Package(
         // Layer 6: the command-line interface.
         .executableTarget(
             name: "BrigadeCLI",
-            dependencies: ["Engine", "ChatTemplates", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Engine", "Transport", "ChatTemplates", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: simdFlags
         ),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: simdFlags),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: simdFlags),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"], swiftSettings: simdFlags),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Transport"], swiftSettings: simdFlags),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         // Runs the built `brigade` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["BrigadeCLI"]),

@@ -73,28 +73,23 @@ struct Generate: AsyncParsableCommand {
                 print(generationJSON(prompt: request.promptTokenIDs, result: result, withLogprobs: request.sampling.logprobs != nil))
             }
         }
-        if stats { printStatistics(session.engine.statistics) }
-    }
-
-    func printStatistics(_ s: EngineStatistics) {
-        let text = String(format: "steps %d, prompt tokens %d, generated tokens %d, preemptions %d, forward %.2f s (%.1f generated tokens/s)\n",
-                          s.steps, s.promptTokens, s.generatedTokens, s.preemptions, s.forwardSeconds,
-                          s.forwardSeconds > 0 ? Double(s.generatedTokens) / s.forwardSeconds : 0)
-        FileHandle.standardError.write(Data(text.utf8))
+        if stats {
+            let s = session.engine.statistics
+            let summary = String(format: "micro-batches %d, prompt tokens %d, generated tokens %d, preemptions %d\n",
+                                 s.steps, s.promptTokens, s.generatedTokens, s.preemptions)
+            FileHandle.standardError.write(Data((summary + StageTable(session.engine.stageStatistics).text).utf8))
+        }
     }
 }
 
 /// A loaded model with a running engine, and the text-to-request conversion both `generate` and `chat` use.
 struct Session {
-    let model: TextModel
+    let model: LoadedModel
     let engine: InferenceEngine
 
     init(model options: ModelOptions, engine engineOptions: EngineOptionGroup) throws {
-        model = try options.loadTextModel()
-        let text = model
-        engine = try InferenceEngine(stage: try model.weights.stage(), eosTokenIDs: model.eosTokenIDs, options: engineOptions.options) {
-            TokenizerDetokenizer(text.makeDetokenizer())
-        }
+        model = try options.loadModel()
+        engine = try InferenceEngine.inProcess(model: model.pipeline, options: try engineOptions.options)
     }
 
     func request(_ line: RequestLine, id: String) throws -> GenerationRequest {
@@ -107,7 +102,7 @@ struct Session {
         var request = GenerationRequest(id: id, promptTokenIDs: ids, sampling: line.sampling, maxTokens: line.maxTokens,
                                         minTokens: line.minTokens, stopTokenIDs: line.stopTokenIDs, stopStrings: line.stop,
                                         ignoreEOS: line.ignoreEOS)
-        request.maxTokens = min(request.maxTokens, max(1, model.weights.config.contextLength - ids.count))
+        request.maxTokens = min(request.maxTokens, max(1, model.pipeline.contextLength - ids.count))
         do {
             try engine.validate(request)
         } catch {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatTemplates
 import Engine
 import Foundation
 import Kernels
@@ -7,8 +8,11 @@ import Model
 /// Options shared by every command that loads a model.
 struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "Model to load: a .gguf file or a Hugging Face directory (config.json + *.safetensors + tokenizer.json).",
-        discussion: "Default: $BRIGADE_MODEL, else ~/.cache/brigade/models/SmolLM2-135M-Instruct.Q4_1.gguf.",
+        "Model to load: a .gguf file, a Hugging Face directory (config.json + *.safetensors + tokenizer.json), or "
+            + "synthetic:KEY=VALUE,… (stages that sleep instead of computing, for testing the pipeline).",
+        discussion: "Default: $BRIGADE_MODEL, else ~/.cache/brigade/models/SmolLM2-135M-Instruct.Q4_1.gguf. Synthetic keys: "
+            + "layers, stage-ms (one value, or one per stage), per-token-us, jitter, seed, vocab, hidden, context, kv-dim; "
+            + "e.g. synthetic:layers=32,stage-ms=10,10,10,15,per-token-us=20,jitter=0.2",
         valueName: "path"))
     var model: String?
 
@@ -38,6 +42,27 @@ struct ModelOptions: ParsableArguments {
         try load(TextModel.load) { "\($0.weights.config.layerCount) layers, \($0.tokenizer.vocabularySize) tokens" }
     }
 
+    var isSynthetic: Bool { resolvedPath.hasPrefix("synthetic") }
+
+    /// The model as the engine and the text front end see it: a model file with its tokenizer and chat template,
+    /// or a synthetic model.
+    func loadModel() throws -> LoadedModel {
+        guard isSynthetic else {
+            let text = try loadTextModel()
+            return LoadedModel(pipeline: LlamaPipelineModel(text, name: (resolvedPath as NSString).lastPathComponent),
+                               encode: { text.encode($0) }, renderChat: { try text.renderChat($0) })
+        }
+        try CPUFeatures.requireCompiledFeatures()
+        KernelThreads.configure(threads ?? KernelThreads.cores)
+        let synthetic = SyntheticModel(spec: try SyntheticSpec(parsing: resolvedPath))
+        return LoadedModel(pipeline: synthetic, encode: { synthetic.encode($0) }, renderChat: { messages in
+            messages.map { message in
+                guard case .string(let content) = message.content else { return "\(message.role):\n" }
+                return "\(message.role): \(content)\n"
+            }.joined() + "assistant: "
+        })
+    }
+
     /// Opens the model with `open`, showing progress on a terminal.
     private func load<T>(_ open: (String) throws -> T, summary: (T) -> String) throws -> T {
         let path = try prepare()
@@ -65,27 +90,79 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// Options of the engine's batching and KV cache.
+/// A model ready for the engine, with its text front end.
+struct LoadedModel: Sendable {
+    let pipeline: any PipelineModel
+    let encode: @Sendable (String) -> [Int32]
+    let renderChat: @Sendable ([ChatMessage]) throws -> String
+}
+
+/// Options of the engine's batching, KV cache and pipeline.
 struct EngineOptionGroup: ParsableArguments {
-    @Option(help: "Token budget of one batch (prefill chunks + decodes).") var maxNumBatchedTokens = 2048
-    @Option(help: "Maximum number of sequences in one batch.") var maxNumSeqs = 256
-    @Option(help: "Memory for the KV cache, in MiB.") var kvCacheMb = 512
+    @Option(help: "Token budget of one micro-batch (prefill chunks + decodes).") var maxNumBatchedTokens = 2048
+    @Option(help: "Maximum number of sequences in one micro-batch.") var maxNumSeqs = 256
+    @Option(help: "Memory for the whole model's KV cache, in MiB (each stage holds its layers' share).") var kvCacheMb = 512
     @Option(help: "Tokens per KV cache block.") var blockSize = 16
+    @Option(help: "Pipeline stages: split the model's layers over N ranks (threads of this process).") var pp = 1
+    @Option(help: ArgumentHelp("Layers per stage, e.g. 8,8,7,7 (default: balanced by compute cost).", valueName: "counts"))
+    var ppPartition: String?
+    @Flag(help: "Sync pipeline mode: at most --pp micro-batches in flight, rank 0 waits for the oldest each iteration (token-identical; for debugging). Same as BRIGADE_PP_ASYNC=0.")
+    var ppSync = false
+    @Option(help: "Stop with an error when a pipeline rank with work makes no progress for this many seconds (0: never).")
+    var ppWatchdogSeconds = 300.0
 
     func validate() throws {
         guard maxNumBatchedTokens >= 1 else { throw ValidationError("--max-num-batched-tokens must be at least 1") }
         guard maxNumSeqs >= 1 else { throw ValidationError("--max-num-seqs must be at least 1") }
         guard (1...1 << 20).contains(kvCacheMb) else { throw ValidationError("--kv-cache-mb must be between 1 and 1048576") }
         guard (1...1024).contains(blockSize) else { throw ValidationError("--block-size must be between 1 and 1024") }
+        guard (1...64).contains(pp) else { throw ValidationError("--pp must be between 1 and 64, got \(pp)") }
+        guard ppWatchdogSeconds >= 0, ppWatchdogSeconds.isFinite else { throw ValidationError("--pp-watchdog-seconds must be >= 0") }
+        _ = try partition
+        _ = try asynchronous
+    }
+
+    var partition: [Int]? {
+        get throws {
+            guard let ppPartition else { return nil }
+            let counts = ppPartition.split(separator: ",", omittingEmptySubsequences: false).map {
+                Int($0.trimmingCharacters(in: .whitespaces))
+            }
+            guard counts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+                throw ValidationError("--pp-partition \"\(ppPartition)\": give a positive layer count per stage, e.g. 8,8,7,7")
+            }
+            guard counts.count == pp else {
+                throw ValidationError("--pp-partition lists \(counts.count) stages but --pp is \(pp)")
+            }
+            return counts.compactMap { $0 }
+        }
+    }
+
+    /// `--pp-sync`, else `BRIGADE_PP_ASYNC` (1 or 0), else async.
+    var asynchronous: Bool {
+        get throws {
+            if ppSync { return false }
+            switch ProcessInfo.processInfo.environment["BRIGADE_PP_ASYNC"] {
+            case nil, "", "1": return true
+            case "0": return false
+            case let other?: throw ValidationError("BRIGADE_PP_ASYNC must be 1 (async) or 0 (sync), got \"\(other)\"")
+            }
+        }
     }
 
     var options: EngineOptions {
-        var o = EngineOptions()
-        o.maxBatchedTokens = maxNumBatchedTokens
-        o.maxSequences = maxNumSeqs
-        o.kvCacheMiB = kvCacheMb
-        o.blockSize = blockSize
-        return o
+        get throws {
+            var o = EngineOptions()
+            o.maxBatchedTokens = maxNumBatchedTokens
+            o.maxSequences = maxNumSeqs
+            o.kvCacheMiB = kvCacheMb
+            o.blockSize = blockSize
+            o.pipelineStages = pp
+            o.partition = try partition
+            o.asynchronous = try asynchronous
+            o.watchdogSeconds = ppWatchdogSeconds
+            return o
+        }
     }
 }
 

@@ -1,62 +1,137 @@
 import Foundation
 import Model
+import Synchronization
 
 /// Engine settings.
 public struct EngineOptions: Sendable {
-    /// Token budget of one batch (prefill chunks + decodes).
+    /// Token budget of one micro-batch (prefill chunks + decodes).
     public var maxBatchedTokens = 2048
-    /// Maximum sequences in one batch.
+    /// Maximum sequences in one micro-batch.
     public var maxSequences = 256
     /// Tokens per KV cache block.
     public var blockSize = 16
-    /// Memory for the KV cache, in MiB.
+    /// Memory for the whole model's KV cache, in MiB; each rank holds its layers' share.
     public var kvCacheMiB = 512
+    /// Number of pipeline stages (ranks).
+    public var pipelineStages = 1
+    /// Layers per stage, e.g. `[8, 8, 7, 7]`; nil splits the layers to balance the stages' cost.
+    public var partition: [Int]?
+    /// The non-blocking executor (default). False selects sync mode: rank 0 keeps at most `pipelineStages`
+    /// micro-batches in flight and waits, every iteration, for the oldest one once the pipe holds that many — the
+    /// classic lockstep loop, token-identical, for debugging and comparison.
+    public var asynchronous = true
+    /// Micro-batch slots (in-flight records and send handles); nil: `max(pipelineStages, 1024)` (async mode).
+    public var slots: Int?
+    /// A rank with work that makes no progress for this long stops the pipeline with an error; 0 disables.
+    public var watchdogSeconds = 300.0
+    /// Ranks compare request-table hashes every iteration and stop if they ever differ.
+    public var checkLockstep = true
+    /// Receives every rank's per-iteration record (tests, debugging).
+    public var observer: (any PipelineObserver)?
+    /// KV blocks per rank instead of the count derived from `kvCacheMiB` (to test ranks configured differently).
+    public var kvBlocksByRank: [Int]?
 
     public init() {}
+
+    /// The slot count `M` the loop uses.
+    public func slotCount(stages: Int) -> Int {
+        asynchronous ? max(slots ?? max(stages, 1024), 1) : stages
+    }
 }
 
-/// Runs generation requests on a model with continuous batching, on a dedicated engine thread.
+/// Runs generation requests on a model split into pipeline stages, with continuous batching.
 ///
-/// `submit` returns a stream of `RequestOutput` updates; dropping the stream (e.g. a client that disconnects) cancels
-/// the request. The engine thread sleeps on a condition variable when it has nothing to do.
+/// Every stage runs on its own rank thread (or, with MPI, in another process); rank 0 lives in this object and
+/// answers clients. `submit` returns a stream of `RequestOutput` updates; dropping the stream (e.g. a client that
+/// disconnects) cancels the request.
 public final class InferenceEngine: Sendable {
-    public let config: LlamaConfig
+    public let model: any PipelineModel
     public let options: EngineOptions
+    public let partition: StagePartition
+    /// KV cache blocks (identical on every rank).
     public let blockCount: Int
     let inbox = Inbox()
-    let eosTokenIDs: [Int32]
-    let makeDetokenizer: @Sendable () -> any IncrementalDetokenizer
+    let lifeline = Lifeline()
+    let monitors: [RankMonitor]
+    let watchdog: Watchdog
+    private let exited = Countdown()
 
-    /// Starts the engine thread.
+    /// Starts the ranks hosted in this process.
     /// - Parameters:
-    ///   - stage: a stage with every layer, the embedding and the output head.
-    ///   - eosTokenIDs: tokens that end generation unless a request sets `ignoreEOS`.
-    ///   - makeDetokenizer: makes a fresh streaming detokenizer for each request.
-    public init(stage: LlamaStage, eosTokenIDs: [Int32], options: EngineOptions = EngineOptions(),
-                makeDetokenizer: @escaping @Sendable () -> any IncrementalDetokenizer) throws(EngineError) {
-        guard stage.hasEmbedding, stage.hasHead, stage.layerRange == 0..<stage.config.layerCount else {
-            throw EngineError.failed("a single-process engine needs a stage with every layer, the embedding and the head")
-        }
-        guard options.blockSize > 0, options.maxBatchedTokens > 0, options.maxSequences > 0, options.kvCacheMiB > 0 else {
+    ///   - communicators: one per rank run in this process (rank 0 among them), all of size
+    ///     `options.pipelineStages`; empty for a single stage.
+    public init(model: any PipelineModel, options: EngineOptions = EngineOptions(),
+                communicators: [any Communicator] = []) throws {
+        guard options.blockSize > 0, options.maxBatchedTokens > 0, options.maxSequences > 0, options.kvCacheMiB > 0,
+              options.pipelineStages > 0 else {
             throw EngineError.invalidRequest(parameter: "options", message: "engine options must all be positive")
         }
-        config = stage.config
+        let stages = options.pipelineStages
+        partition = try options.partition.map { counts throws(PartitionError) in
+            try StagePartition(layerCounts: counts, layerCount: model.layerCount)
+        } ?? StagePartition.balanced(layerCount: model.layerCount, stages: stages, costs: model.costs)
+        guard partition.stageCount == stages else {
+            throw PartitionError("the partition \(partition) has \(partition.stageCount) stages but --pp is \(stages)")
+        }
+        let hosted = try Self.hostedRanks(communicators, stages: stages)
+        self.model = model
         self.options = options
-        self.eosTokenIDs = eosTokenIDs
-        self.makeDetokenizer = makeDetokenizer
-        let perBlock = PagedKVCache.bytes(layers: config.layerCount, blockCount: 1, blockSize: options.blockSize, kvDim: config.kvDim)
+        let perBlock = max(1, model.kvBytesPerTokenPerLayer * model.layerCount * options.blockSize)
         blockCount = max(1, options.kvCacheMiB * 1_048_576 / perBlock)
-        let cache = PagedKVCache(layerRange: 0..<config.layerCount, blockSize: options.blockSize, blockCount: blockCount,
-                                 kvDim: config.kvDim)
-        let loop = EngineLoopSeed(runner: ModelRunner(stage: stage, cache: cache), options: options, blockCount: blockCount,
-                                  eosTokenIDs: eosTokenIDs, makeDetokenizer: makeDetokenizer, inbox: inbox)
-        let thread = Thread { EngineLoop(seed: loop).run() }
-        thread.name = "brigade-engine"
-        thread.start()
+
+        // Relay channels are duplicated here, on one thread, in rank order, before any rank thread starts.
+        var setups: [RankSetup] = []
+        var monitors: [RankMonitor] = []
+        for (rank, communicator) in hosted {
+            let layers = partition.ranges[rank]
+            let blocks = options.kvBlocksByRank?[rank] ?? blockCount
+            let relay = Relay(rank: rank, size: stages, channel: try communicator?.duplicate(), lifeline: lifeline,
+                              slotCount: options.slotCount(stages: stages))
+            let stage = try model.makeStage(rank: rank, stageCount: stages, layers: layers, blockSize: options.blockSize,
+                                            blockCount: blocks)
+            let monitor = RankMonitor(rank: rank, layers: layers)
+            monitors.append(monitor)
+            setups.append(RankSetup(rank: rank, size: stages, layers: layers, stage: stage, model: model,
+                                    communicator: communicator, relay: relay, monitor: monitor, lifeline: lifeline,
+                                    options: options, blockCount: blocks, inbox: rank == 0 ? inbox : nil))
+        }
+        self.monitors = monitors
+        watchdog = Watchdog(monitors: monitors, lifeline: lifeline, timeout: options.watchdogSeconds)
+        lifeline.onFailure { [inbox] in inbox.post { $0.failure = $0.failure ?? "the pipeline stopped" } }
+        exited.add(setups.count)
+        for setup in setups {
+            setup.relay.start()
+            let thread = Thread { [exited] in
+                PipelineLoop(setup: setup).run()
+                exited.done()
+            }
+            thread.name = "brigade-rank-\(setup.rank)"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        watchdog.start()
+    }
+
+    private static func hostedRanks(_ communicators: [any Communicator], stages: Int) throws -> [(Int, (any Communicator)?)] {
+        guard !communicators.isEmpty else {
+            guard stages == 1 else {
+                throw EngineError.failed("\(stages) pipeline stages need a transport; use InferenceEngine.inProcess "
+                                         + "(module Transport) for ranks as threads of this process")
+            }
+            return [(0, nil)]
+        }
+        let ranks = communicators.map(\.rank)
+        guard communicators.allSatisfy({ $0.size == stages }), Set(ranks).count == ranks.count,
+              ranks.contains(0), ranks.allSatisfy({ (0..<stages).contains($0) }) else {
+            throw EngineError.failed("communicators for ranks \(ranks) (sizes \(communicators.map(\.size))) do not fit "
+                                     + "\(stages) stages with rank 0 hosted here")
+        }
+        return communicators.sorted { $0.rank < $1.rank }.map { ($0.rank, $0) }
     }
 
     deinit {
         inbox.post { $0.shutdown = .abort }
+        watchdog.stop()
     }
 
     /// Submits a request; its updates arrive on the returned stream, the last one with a finish reason.
@@ -65,15 +140,15 @@ public final class InferenceEngine: Sendable {
         let (stream, continuation) = AsyncThrowingStream<RequestOutput, any Error>.makeStream()
         let id = request.id
         let accepted = inbox.post { state -> Bool in
-            guard state.shutdown == nil, state.failure == nil else { return false }
+            guard state.shutdown == nil, state.failure == nil, !state.closed else { return false }
             guard state.live.insert(id).inserted else { return false }
             state.submitted.append((request, continuation))
             return true
         }
         guard accepted else {
-            let state = inbox.read { ($0.shutdown != nil, $0.failure) }
-            if let failure = state.1 { throw EngineError.failed(failure) }
-            throw state.0 ? EngineError.shutDown : EngineError.duplicateRequestID(id)
+            let (stopped, failure) = inbox.read { ($0.shutdown != nil || $0.closed, $0.failure) }
+            if let failure { throw EngineError.failed(lifeline.failure ?? failure) }
+            throw stopped ? EngineError.shutDown : EngineError.duplicateRequestID(id)
         }
         continuation.onTermination = { [inbox] reason in
             if case .cancelled = reason { inbox.post { $0.cancelled.append(id) } }
@@ -81,38 +156,48 @@ public final class InferenceEngine: Sendable {
         return stream
     }
 
-    /// Cancels a request: it finishes with `FinishReason.abort` and frees its cache blocks.
+    /// Cancels a request on every rank: it finishes with `FinishReason.abort` and frees its cache blocks.
     public func cancel(_ id: String) {
         inbox.post { $0.cancelled.append(id) }
     }
 
     /// Stops the engine. With `drain`, running and waiting requests finish first; otherwise they end with `abort`.
-    /// Returns when the engine thread has exited.
+    /// Returns when every rank hosted here has stopped (after a failure, after at most a few seconds).
     public func shutdown(drain: Bool = true) {
         inbox.post { if $0.shutdown != .abort { $0.shutdown = drain ? .drain : .abort } }
-        inbox.waitUntil { $0.exited }
+        while !exited.wait(seconds: 1) {
+            if lifeline.failure != nil && !exited.wait(seconds: 5) { break }  // a rank stuck in a forward pass
+        }
+        watchdog.stop()
     }
 
-    /// Counters for monitoring.
+    /// Rank 0's counters.
     public var statistics: EngineStatistics { inbox.read { $0.statistics } }
+
+    /// Per-rank counters of the ranks hosted in this process.
+    public var stageStatistics: [StageStatistics] { monitors.map(\.statistics) }
+
+    /// Why the pipeline stopped, if it failed.
+    public var failure: String? { lifeline.failure }
 
     /// Checks a request as `submit` does, without submitting it.
     public func validate(_ request: GenerationRequest) throws(EngineError) {
         func invalid(_ parameter: String, _ message: String) -> EngineError { .invalidRequest(parameter: parameter, message: message) }
         do { try request.sampling.validate() } catch { throw invalid(error.parameter, error.message) }
         guard !request.promptTokenIDs.isEmpty else { throw invalid("prompt", "the prompt is empty") }
-        if let bad = request.promptTokenIDs.first(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
-            throw invalid("prompt", "token id \(bad) is outside the vocabulary (0..<\(config.vocabSize))")
+        if let bad = request.promptTokenIDs.first(where: { $0 < 0 || Int($0) >= model.vocabSize }) {
+            throw invalid("prompt", "token id \(bad) is outside the vocabulary (0..<\(model.vocabSize))")
         }
         guard request.maxTokens >= 1 else { throw invalid("max_tokens", "max_tokens must be at least 1, got \(request.maxTokens)") }
         guard request.minTokens >= 0, request.minTokens <= request.maxTokens else {
             throw invalid("min_tokens", "min_tokens must be between 0 and max_tokens (\(request.maxTokens)), got \(request.minTokens)")
         }
-        guard request.promptTokenIDs.count < config.contextLength else {
-            throw invalid("prompt", "the prompt has \(request.promptTokenIDs.count) tokens; the model's context is \(config.contextLength), "
-                          + "so at most \(config.contextLength - 1) prompt tokens leave room for one generated token")
+        let context = model.contextLength
+        guard request.promptTokenIDs.count < context else {
+            throw invalid("prompt", "the prompt has \(request.promptTokenIDs.count) tokens; the model's context is \(context), "
+                          + "so at most \(context - 1) prompt tokens leave room for one generated token")
         }
-        let longest = min(config.contextLength, request.promptTokenIDs.count + request.maxTokens)
+        let longest = min(context, request.promptTokenIDs.count + request.maxTokens)
         let needed = (longest + options.blockSize - 1) / options.blockSize
         guard needed <= blockCount else {
             throw invalid("max_tokens", "prompt + max_tokens needs \(needed) KV blocks of \(options.blockSize) tokens but the cache has "
@@ -121,14 +206,47 @@ public final class InferenceEngine: Sendable {
     }
 }
 
-/// Engine counters, updated once per step.
+/// Rank 0's counters, updated once per iteration.
 public struct EngineStatistics: Sendable, Equatable {
+    /// Micro-batches rank 0 launched.
     public var steps = 0
+    /// Prompt tokens of admitted requests (once per request, whatever preemption recomputes).
     public var promptTokens = 0
     public var generatedTokens = 0
     public var preemptions = 0
     public var running = 0
     public var waiting = 0
     public var usedBlocks = 0
+    /// Time rank 0 spent in forward passes.
     public var forwardSeconds = 0.0
+}
+
+/// Counts running threads down to zero. `@unchecked Sendable`: `remaining` is only touched with `condition` locked.
+final class Countdown: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var remaining = 0
+
+    func add(_ count: Int) {
+        condition.lock()
+        remaining += count
+        condition.unlock()
+    }
+
+    func done() {
+        condition.lock()
+        remaining -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits up to `seconds` for the count to reach zero; returns whether it did.
+    func wait(seconds: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while remaining > 0 {
+            if !condition.wait(until: deadline) { return remaining == 0 }
+        }
+        return true
+    }
 }

@@ -16,6 +16,11 @@ final class RequestState {
     /// Tokens whose keys/values are in the cache.
     var computed = 0
     var blockTable: [Int32] = []
+    /// A chunk that samples this request's next token is executing; it is not scheduled again until that token is
+    /// handled (so a decode request is in at most one in-flight micro-batch).
+    var inFlight = false
+    /// Log-probs / logits the last rank produced for this request and has not sent yet.
+    var unsentDiff = ResponseDiff()
     var generator: SeededGenerator
     var seen: Set<Int32>
     var generatedCounts: [Int32: Int] = [:]

@@ -12,7 +12,7 @@ public enum FinishReason: String, Sendable, Codable, Equatable {
 
 /// A generation request in token space. Text-level concerns (templates, tokenization) are the caller's; the engine
 /// detokenizes output incrementally for streaming and stop strings.
-public struct GenerationRequest: Sendable {
+public struct GenerationRequest: Sendable, Equatable {
     /// Unique among the engine's live requests.
     public var id: String
     public var promptTokenIDs: [Int32]
@@ -26,9 +26,12 @@ public struct GenerationRequest: Sendable {
     /// Strings that end generation; the returned text never contains them.
     public var stopStrings: [String]
     public var ignoreEOS: Bool
+    /// Whether to return, for every generated token, the full row of raw logits it was sampled from.
+    public var returnLogits: Bool
 
     public init(id: String, promptTokenIDs: [Int32], sampling: SamplingParameters = .greedy, maxTokens: Int = 16,
-                minTokens: Int = 0, stopTokenIDs: [Int32] = [], stopStrings: [String] = [], ignoreEOS: Bool = false) {
+                minTokens: Int = 0, stopTokenIDs: [Int32] = [], stopStrings: [String] = [], ignoreEOS: Bool = false,
+                returnLogits: Bool = false) {
         self.id = id
         self.promptTokenIDs = promptTokenIDs
         self.sampling = sampling
@@ -37,6 +40,7 @@ public struct GenerationRequest: Sendable {
         self.stopTokenIDs = stopTokenIDs
         self.stopStrings = stopStrings
         self.ignoreEOS = ignoreEOS
+        self.returnLogits = returnLogits
     }
 }
 
@@ -61,6 +65,8 @@ public struct RequestOutput: Sendable {
     public var textDelta: String
     /// One entry per new token when log-probs were requested.
     public var logprobs: [SampledToken]
+    /// One raw logits row per new token when the request asked for logits.
+    public var logits: [[Float]]
     /// Set on the last update of the request.
     public var finishReason: FinishReason?
     public var usage: Usage
@@ -89,6 +95,7 @@ public struct GenerationResult: Sendable {
     public var tokens: [Int32] = []
     public var text = ""
     public var logprobs: [SampledToken] = []
+    public var logits: [[Float]] = []
     public var finishReason: FinishReason = .abort
     public var usage = Usage(promptTokens: 0, completionTokens: 0)
 
@@ -99,6 +106,7 @@ public struct GenerationResult: Sendable {
         tokens += output.newTokenIDs
         text += output.textDelta
         logprobs += output.logprobs
+        logits += output.logits
         usage = output.usage
         if let reason = output.finishReason { finishReason = reason }
     }

@@ -1,88 +1,65 @@
-/// One sequence's share of a scheduled batch.
-struct ScheduledChunk {
-    let sequence: RequestState
-    /// Position of the chunk's first token.
-    let start: Int
-    let count: Int
-    /// True when the chunk reaches the end of the sequence's tokens, so its last token's logits are sampled.
-    var samples: Bool { start + count == sequence.tokens.count }
-}
-
-/// Continuous batching with chunked prefill: decodes first, then the rest of partly prefilled prompts, then new
-/// requests in arrival order (FCFS), within a token budget and a sequence limit. When KV blocks run out, the youngest
-/// running sequence is preempted and later recomputed from its tokens; nothing is lost.
+/// Rank 0's scheduling policy: continuous batching with chunked prefill, within a token budget and a sequence limit.
+///
+/// Running requests come first (a decode token each, or the next chunk of their prompt), then waiting requests in
+/// arrival order (FCFS, no overtaking). Requests whose sampled token is still executing (in flight) are skipped, so
+/// chunks of one long prompt pipeline through the stages while a decode request sits in at most one micro-batch.
+/// When KV blocks run out, the youngest running request outside every micro-batch is preempted and later recomputed
+/// from its tokens; nothing is lost.
+///
+/// `plan` only decides; `RequestTable.apply` carries the decision out, on rank 0 and on every other rank alike.
 struct Scheduler {
     var maxBatchedTokens: Int
     var maxSequences: Int
-    var blocks: BlockManager
-    private(set) var waiting: [RequestState] = []
-    private(set) var running: [RequestState] = []
-    private(set) var preemptions = 0
+    /// Number of pipeline stages: with at least this many live requests, each micro-batch takes at most
+    /// ⌈live / stages⌉ of them, so the requests spread over enough micro-batches to keep every stage busy.
+    var stages: Int
 
-    init(maxBatchedTokens: Int, maxSequences: Int, blocks: BlockManager) {
-        self.maxBatchedTokens = maxBatchedTokens
-        self.maxSequences = maxSequences
-        self.blocks = blocks
-    }
-
-    var isIdle: Bool { waiting.isEmpty && running.isEmpty }
-
-    mutating func add(_ sequence: RequestState) {
-        waiting.append(sequence)
-    }
-
-    /// Removes a sequence (finished or cancelled) and frees its blocks.
-    mutating func remove(_ sequence: RequestState) {
-        running.removeAll { $0 === sequence }
-        waiting.removeAll { $0 === sequence }
-        blocks.release(&sequence.blockTable)
-        sequence.status = .finished
-    }
-
-    /// Chooses the next batch and reserves its KV blocks.
-    mutating func schedule() -> [ScheduledChunk] {
-        var batch: [ScheduledChunk] = []
+    /// The next micro-batch for `table` (possibly empty) and the requests to preempt to make room for it.
+    func plan(_ table: RequestTable, iteration: Int) -> IterationPlan {
+        var plan = IterationPlan(iteration: iteration)
+        let live = table.running.count + table.waiting.count
+        let limit = stages > 1 && live >= stages ? min(maxSequences, (live + stages - 1) / stages) : maxSequences
         var budget = maxBatchedTokens
-        // 1. Running sequences, oldest first: a decode token each, or the next chunk of their prompt.
-        var index = 0
-        while index < running.count && budget > 0 && batch.count < maxSequences {
-            let sequence = running[index]
-            let count = min(sequence.uncomputed, budget)
-            if reserve(sequence, tokens: count) {
-                batch.append(ScheduledChunk(sequence: sequence, start: sequence.computed, count: count))
-                budget -= count
-                index += 1
-            } else if !preemptYoungest(other: sequence) {
-                break  // only this sequence is left and it cannot grow: the cache is too small for it alone.
-            }
+        var free = table.blocks.freeBlocks
+        var preempted: Set<Int> = []
+        var scheduled: Set<Int> = []
+
+        func blocksToGrow(_ state: RequestState, by count: Int) -> Int {
+            max(0, table.blocks.blocksNeeded(tokens: state.computed + count) - state.blockTable.count)
         }
-        // 2. Waiting sequences in arrival order; stop at the first that does not fit (FCFS, no overtaking).
-        while let sequence = waiting.first, budget > 0, batch.count < maxSequences {
-            let count = min(sequence.uncomputed, budget)
-            guard reserve(sequence, tokens: count) else { break }
-            waiting.removeFirst()
-            sequence.status = .running
-            running.append(sequence)
-            batch.append(ScheduledChunk(sequence: sequence, start: sequence.computed, count: count))
+        func add(_ state: RequestState, _ count: Int) {
+            plan.chunks.append(PlannedChunk(arrival: state.arrival, start: state.computed, count: count))
+            scheduled.insert(state.arrival)
             budget -= count
         }
-        return batch
-    }
 
-    private mutating func reserve(_ sequence: RequestState, tokens: Int) -> Bool {
-        blocks.grow(&sequence.blockTable, toHold: sequence.computed + tokens)
-    }
-
-    /// Preempts the youngest running sequence other than `other`, if it is younger; returns false if none can go.
-    private mutating func preemptYoungest(other: RequestState) -> Bool {
-        guard let victim = running.last, victim !== other else { return false }
-        running.removeLast()
-        blocks.release(&victim.blockTable)
-        victim.computed = 0
-        victim.status = .waiting
-        let at = waiting.firstIndex { $0.arrival > victim.arrival } ?? waiting.endIndex
-        waiting.insert(victim, at: at)
-        preemptions += 1
-        return true
+        // 1. Running requests, oldest first.
+        for state in table.running where !state.inFlight && !preempted.contains(state.arrival) {
+            guard budget > 0, plan.chunks.count < limit else { break }
+            let count = min(state.uncomputed, budget)
+            guard count > 0 else { continue }
+            let needed = blocksToGrow(state, by: count)
+            while needed > free, let victim = table.running.last(where: {
+                $0 !== state && !$0.inFlight && !preempted.contains($0.arrival) && !scheduled.contains($0.arrival)
+            }) {
+                preempted.insert(victim.arrival)
+                plan.preempted.append(victim.arrival)
+                free += victim.blockTable.count
+            }
+            guard needed <= free else { return plan }
+            free -= needed
+            add(state, count)
+        }
+        // 2. Waiting requests in arrival order; stop at the first that does not fit. Requests preempted just now
+        //    wait for a later iteration.
+        for state in table.waiting {
+            guard budget > 0, plan.chunks.count < limit else { break }
+            let count = min(state.uncomputed, budget)
+            let needed = blocksToGrow(state, by: count)
+            guard needed <= free else { break }
+            free -= needed
+            add(state, count)
+        }
+        return plan
     }
 }

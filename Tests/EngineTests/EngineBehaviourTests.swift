@@ -17,7 +17,7 @@ import Testing
         }
         var options = EngineOptions()
         configure(&options)
-        return try InferenceEngine(stage: try ModelWeights.open(tinyPath).stage(), eosTokenIDs: [2], options: options) { IDSpeller() }
+        return try InferenceEngine(model: try TestModels.model(tinyPath), options: options)
     }
 
     static func prompt(_ n: Int, salt: Int = 0) -> [Int32] { (0..<n).map { Int32(3 + ($0 * 37 + salt * 11) % 290) } }
@@ -177,7 +177,7 @@ import Testing
         let small = try Self.engine { $0.kvCacheMiB = 1; $0.blockSize = 1 }  // 85 × 16 = 1365 tokens of 1-token blocks
         #expect(small.blockCount == 1365)
         // A live id cannot be reused: SmolLM2 takes long enough over 60 tokens that the first is surely still running.
-        let slow = try InferenceEngine(stage: try TestModels.stage(try TestModels.requireSmolLM2()), eosTokenIDs: []) { IDSpeller() }
+        let slow = try InferenceEngine(model: try TestModels.model(try TestModels.requireSmolLM2(), eosTokenIDs: []))
         let pending = try slow.submit(GenerationRequest(id: "dup", promptTokenIDs: [1], maxTokens: 60, ignoreEOS: true))
         #expect(throws: EngineError.duplicateRequestID("dup")) { try slow.submit(GenerationRequest(id: "dup", promptTokenIDs: [1])) }
         slow.cancel("dup")

@@ -25,10 +25,10 @@ import Testing
     }
 
     @Test func greedyTokensAndLogprobsMatchReferenceWhenBatchedTogether() async throws {
-        let stage = try TestModels.stage(try TestModels.requireSmolLM2())
+        let model = try TestModels.model(try TestModels.requireSmolLM2())
         var options = EngineOptions()
         options.maxBatchedTokens = 24  // forces chunked prefill of the longer prompts, mixed with decodes
-        let engine = try InferenceEngine(stage: stage, eosTokenIDs: [2], options: options) { IDSpeller() }
+        let engine = try InferenceEngine(model: model, options: options)
         defer { engine.shutdown() }
         let goldens = try Self.names.map(Self.golden)
         let results = try await withThrowingTaskGroup(of: (Int, Collected).self) { group in

@@ -17,11 +17,9 @@ enum TestModels {
         return smolLM2
     }
 
-    /// A whole-model stage of the GGUF at `path`.
-    static func stage(_ path: String) throws -> LlamaStage {
-        let file = try GGUFFile(path: path)
-        let config = try file.llamaConfig()
-        return try LlamaStage(config: config, store: file.tensorStore(), layers: 0..<config.layerCount, embedding: true, head: true)
+    /// The model file at `path` for the engine, with token ids spelled as text.
+    static func model(_ path: String, eosTokenIDs: [Int32] = [2]) throws -> LlamaPipelineModel {
+        LlamaPipelineModel(weights: try ModelWeights.open(path), eosTokenIDs: eosTokenIDs) { IDSpeller() }
     }
 }
 
@@ -54,4 +52,38 @@ func collect(_ stream: AsyncThrowingStream<RequestOutput, any Error>) async thro
         }
     }
     return result
+}
+
+extension TestModels {
+    static var testData: String {
+        ProcessInfo.processInfo.environment["BRIGADE_TESTDATA"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.path + "/.cache/brigade/testdata"
+    }
+
+    /// An 8-layer tiny random model (scripts/testdata/pipeline_models.py), splittable into up to 8 stages.
+    static func requireDeep8(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let path = testData + "/pipeline/deep8.gguf"
+        guard FileManager.default.fileExists(atPath: path) else {
+            Issue.record("missing \(path): run scripts/prepare-test-data", sourceLocation: sourceLocation)
+            throw CancellationError()
+        }
+        return path
+    }
+}
+
+/// Submits every request at once and gathers each one's whole result, keyed by request id.
+func runAll(_ engine: InferenceEngine, _ requests: [GenerationRequest]) async throws -> [String: GenerationResult] {
+    try await withThrowingTaskGroup(of: GenerationResult.self) { group in
+        for request in requests {
+            let stream = try engine.submit(request)
+            group.addTask {
+                var result = GenerationResult(requestID: request.id)
+                for try await output in stream { result.append(output) }
+                return result
+            }
+        }
+        var results: [String: GenerationResult] = [:]
+        for try await result in group { results[result.requestID] = result }
+        return results
+    }
 }

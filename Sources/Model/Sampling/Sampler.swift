@@ -15,6 +15,12 @@ public struct SampledToken: Sendable, Equatable {
     public var logprob: Double
     /// The `logprobs` most likely tokens, most likely first (ties by lower id); empty when not requested.
     public var top: [TokenLogprob]
+
+    public init(tokenID: Int32, logprob: Double, top: [TokenLogprob] = []) {
+        self.tokenID = tokenID
+        self.logprob = logprob
+        self.top = top
+    }
 }
 
 /// Picks next tokens from logits rows. Stateless: penalties read the token counts passed in, randomness comes from the

@@ -1,0 +1,56 @@
+import Model
+
+/// One rank's compute: a contiguous range of a model's layers, with the token embedding on the first stage and the
+/// final norm + output head on the last. The executor calls `forward` from its rank's loop thread only, one
+/// micro-batch at a time, in the same batch order on every rank.
+public protocol StageModel: Sendable {
+    /// Runs one micro-batch.
+    /// - Parameters:
+    ///   - batch: the sequences' chunks, in schedule order; block tables index this rank's KV cache.
+    ///   - tokens: the batch's token ids (`Σ tokenCount`); used by the first stage.
+    ///   - hidden: the previous stage's output `[Σ tokenCount × hiddenSize]`; used by every stage but the first.
+    /// - Returns: hidden states for the next stage, or on the last stage one logits row per chunk that wants logits.
+    func forward(batch: [SequenceChunk], tokens: [Int32], hidden: [Float]) throws -> StageOutput
+}
+
+/// Relative compute cost of a model's parts, in any unit, for splitting layers into balanced stages.
+public struct StageCosts: Sendable, Equatable {
+    /// Cost of one transformer layer.
+    public var layer: Double
+    /// Extra cost of the first stage (token embedding).
+    public var embedding: Double
+    /// Extra cost of the last stage (final norm, output head and sampling).
+    public var head: Double
+
+    public init(layer: Double, embedding: Double, head: Double) {
+        self.layer = layer
+        self.embedding = embedding
+        self.head = head
+    }
+}
+
+/// A model the pipeline executor can split into stages: what every rank must agree on, and a factory for one rank's
+/// stage (each rank loads only its own layers).
+public protocol PipelineModel: Sendable {
+    /// A short human-readable name (file name, or the synthetic spec).
+    var name: String { get }
+    var layerCount: Int { get }
+    var vocabSize: Int { get }
+    /// Width of the activations between stages.
+    var hiddenSize: Int { get }
+    /// Longest sequence (prompt + output) the model accepts.
+    var contextLength: Int { get }
+    /// Tokens that end generation unless a request sets `ignoreEOS`.
+    var eosTokenIDs: [Int32] { get }
+    /// KV cache bytes one token occupies in one layer (keys and values).
+    var kvBytesPerTokenPerLayer: Int { get }
+    /// Cost model for the default (balanced) stage split.
+    var costs: StageCosts { get }
+
+    /// Builds the stage of `rank` (of `stageCount`) holding `layers`, with a KV cache of `blockCount` blocks of
+    /// `blockSize` tokens for those layers.
+    func makeStage(rank: Int, stageCount: Int, layers: Range<Int>, blockSize: Int, blockCount: Int) throws -> any StageModel
+
+    /// A fresh streaming detokenizer for one request.
+    func makeDetokenizer() -> any IncrementalDetokenizer
+}

@@ -1,0 +1,61 @@
+import Model
+
+/// A Llama-family model file (GGUF or Hugging Face) as a pipeline model: each rank maps the file and builds only its
+/// own layers' weights and KV cache.
+public struct LlamaPipelineModel: PipelineModel {
+    public let weights: ModelWeights
+    public let name: String
+    public let eosTokenIDs: [Int32]
+    private let detokenizer: @Sendable () -> any IncrementalDetokenizer
+
+    /// - Parameters:
+    ///   - makeDetokenizer: makes a fresh streaming detokenizer for each request.
+    public init(weights: ModelWeights, name: String = "model", eosTokenIDs: [Int32],
+                makeDetokenizer: @escaping @Sendable () -> any IncrementalDetokenizer) {
+        self.weights = weights
+        self.name = name
+        self.eosTokenIDs = eosTokenIDs
+        detokenizer = makeDetokenizer
+    }
+
+    /// A text model (weights, tokenizer, end-of-sequence tokens) with its tokenizer's streaming detokenizer.
+    public init(_ text: TextModel, name: String) {
+        self.init(weights: text.weights, name: name, eosTokenIDs: text.eosTokenIDs) {
+            TokenizerDetokenizer(text.makeDetokenizer())
+        }
+    }
+
+    public var config: LlamaConfig { weights.config }
+    public var layerCount: Int { config.layerCount }
+    public var vocabSize: Int { config.vocabSize }
+    public var hiddenSize: Int { config.hiddenSize }
+    public var contextLength: Int { config.contextLength }
+    public var kvBytesPerTokenPerLayer: Int { 2 * config.kvDim * MemoryLayout<Float>.size }
+
+    /// Multiply-adds per token: a layer's projections, and on the last stage the output head (every decode token
+    /// samples, so in steady state the head runs once per token too). The embedding is a row copy.
+    public var costs: StageCosts {
+        let d = Double(config.hiddenSize), f = Double(config.intermediateSize)
+        let q = Double(config.qDim), kv = Double(config.kvDim)
+        return StageCosts(layer: d * (2 * q + 2 * kv) + 3 * d * f, embedding: d, head: d * Double(config.vocabSize))
+    }
+
+    public func makeStage(rank: Int, stageCount: Int, layers: Range<Int>, blockSize: Int, blockCount: Int) throws -> any StageModel {
+        let stage = try weights.stage(layers: layers)
+        let cache = PagedKVCache(layerRange: layers, blockSize: blockSize, blockCount: blockCount, kvDim: config.kvDim)
+        return LlamaStageModel(stage: stage, cache: cache)
+    }
+
+    public func makeDetokenizer() -> any IncrementalDetokenizer { detokenizer() }
+}
+
+/// A `LlamaStage` with its rank's KV cache.
+struct LlamaStageModel: StageModel {
+    let stage: LlamaStage
+    let cache: PagedKVCache
+
+    func forward(batch: [SequenceChunk], tokens: [Int32], hidden: [Float]) throws -> StageOutput {
+        try stage.forward(batch: batch, tokens: stage.hasEmbedding ? tokens : nil, hidden: stage.hasEmbedding ? nil : hidden,
+                          cache: cache)
+    }
+}

@@ -1,0 +1,127 @@
+/// One rank's replica of the request table: every live request, the waiting queue, the running list, in-flight marks
+/// and the KV block allocator.
+///
+/// Every rank applies the same intake, the same plans and the same executed batches in the same iterations, so every
+/// replica goes through the same states and hands out the same block ids (`hash` checks it). Only rank 0 decides;
+/// the others replay and fail loudly if a plan does not fit.
+final class RequestTable {
+    private(set) var blocks: BlockManager
+    let contextLength: Int
+    private(set) var requests: [Int: RequestState] = [:]
+    /// Waiting requests in arrival order (preempted ones go back to their arrival position).
+    private(set) var waiting: [RequestState] = []
+    /// Running requests in admission order; the last is the youngest (preempted first).
+    private(set) var running: [RequestState] = []
+    /// Arrival number the next admitted request gets.
+    private(set) var nextArrival = 0
+    private(set) var preemptions = 0
+
+    init(blocks: BlockManager, contextLength: Int) {
+        self.blocks = blocks
+        self.contextLength = contextLength
+    }
+
+    var isEmpty: Bool { requests.isEmpty }
+
+    /// Adds a new request at the back of the waiting queue.
+    @discardableResult
+    func admit(_ request: GenerationRequest, eosTokenIDs: [Int32], detokenizer: any IncrementalDetokenizer) -> RequestState {
+        let state = RequestState(request: request, arrival: nextArrival, eosTokenIDs: eosTokenIDs, detokenizer: detokenizer)
+        nextArrival += 1
+        requests[state.arrival] = state
+        waiting.append(state)
+        return state
+    }
+
+    /// Removes a request (finished or cancelled) and frees its blocks.
+    func remove(_ state: RequestState) {
+        guard requests.removeValue(forKey: state.arrival) != nil else { return }
+        running.removeAll { $0 === state }
+        waiting.removeAll { $0 === state }
+        blocks.release(&state.blockTable)
+        state.status = .finished
+    }
+
+    /// Applies rank 0's schedule: preemptions first, then each chunk (admitting waiting requests, growing block
+    /// tables, advancing computed positions, marking sampling chunks in flight).
+    /// - Throws: `ScheduleMismatch` when this replica cannot follow the plan (it diverged, or has fewer KV blocks).
+    func apply(_ plan: IterationPlan, rank: Int) throws(ScheduleMismatch) {
+        func mismatch(_ message: String) -> ScheduleMismatch {
+            ScheduleMismatch(rank: rank, iteration: plan.iteration, message: message)
+        }
+        for arrival in plan.preempted {
+            guard let state = requests[arrival], state.status == .running, !state.inFlight else {
+                throw mismatch("cannot preempt request #\(arrival): it is not a running request outside a micro-batch here")
+            }
+            running.removeAll { $0 === state }
+            blocks.release(&state.blockTable)
+            state.computed = 0
+            state.status = .waiting
+            waiting.insert(state, at: waiting.firstIndex { $0.arrival > arrival } ?? waiting.endIndex)
+            preemptions += 1
+        }
+        for chunk in plan.chunks {
+            guard let state = requests[chunk.arrival] else { throw mismatch("request #\(chunk.arrival) is unknown here") }
+            guard !state.inFlight, chunk.start == state.computed, chunk.count > 0,
+                  chunk.start + chunk.count <= state.tokens.count else {
+                throw mismatch("chunk \(chunk.start)..<\(chunk.start + chunk.count) of request #\(chunk.arrival) does not "
+                               + "follow its state here (\(state.computed) of \(state.tokens.count) tokens computed, "
+                               + "in flight: \(state.inFlight))")
+            }
+            guard blocks.grow(&state.blockTable, toHold: chunk.start + chunk.count) else {
+                let needed = blocks.blocksNeeded(tokens: chunk.start + chunk.count) - state.blockTable.count
+                throw mismatch("request #\(chunk.arrival) needs \(needed) more KV blocks but only \(blocks.freeBlocks) of "
+                               + "\(blocks.blockCount) are free on this rank; every rank must be given the same KV cache "
+                               + "size (--kv-cache-mb) and block size")
+            }
+            if state.status == .waiting {
+                waiting.removeAll { $0 === state }
+                running.append(state)
+                state.status = .running
+            }
+            state.computed += chunk.count
+            state.inFlight = state.computed == state.tokens.count
+        }
+    }
+
+    /// A hash of everything that must be identical on every rank at an iteration boundary.
+    var hash: UInt64 {
+        var h = StableHasher()
+        h.combine(nextArrival)
+        for list in [running, waiting] {
+            h.combine(list.count)
+            for state in list {
+                h.combine(state.arrival)
+                h.combine(state.tokens.count)
+                h.combine(state.computed)
+                h.combine(state.outputCount)
+                h.combine(state.inFlight ? 1 : 0)
+                h.combine(state.blockTable.count)
+                for block in state.blockTable { h.combine(Int(block)) }
+                if let last = state.tokens.last { h.combine(Int(last)) }
+            }
+        }
+        return h.value
+    }
+}
+
+/// A replica that cannot follow rank 0's plan: the pipeline stops rather than diverge.
+struct ScheduleMismatch: Error, CustomStringConvertible {
+    let rank: Int
+    let iteration: Int
+    let message: String
+    var description: String { "rank \(rank) cannot follow the schedule of iteration \(iteration): \(message)" }
+}
+
+/// FNV-1a over 64-bit words: the same value in every process (unlike `Hasher`, which is seeded per process).
+struct StableHasher {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    mutating func combine(_ word: Int) {
+        var x = UInt64(bitPattern: Int64(word))
+        for _ in 0..<8 {
+            value = (value ^ (x & 0xff)) &* 0x0000_0100_0000_01b3
+            x >>= 8
+        }
+    }
+}
