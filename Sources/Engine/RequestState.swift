@@ -19,6 +19,8 @@ final class RequestState {
     /// A chunk that samples this request's next token is executing; it is not scheduled again until that token is
     /// handled (so a decode request is in at most one in-flight micro-batch).
     var inFlight = false
+    /// Iteration of the last micro-batch that included this request (-1: never); for round-robin scheduling.
+    var lastScheduled = -1
     /// Log-probs / logits the last rank produced for this request and has not sent yet.
     var unsentDiff = ResponseDiff()
     var generator: SeededGenerator

@@ -80,6 +80,7 @@ final class RequestTable {
                 state.status = .running
             }
             state.computed += chunk.count
+            state.lastScheduled = plan.iteration
             state.inFlight = state.computed == state.tokens.count
         }
     }
@@ -96,6 +97,7 @@ final class RequestTable {
                 h.combine(state.computed)
                 h.combine(state.outputCount)
                 h.combine(state.inFlight ? 1 : 0)
+                h.combine(state.lastScheduled)
                 h.combine(state.blockTable.count)
                 for block in state.blockTable { h.combine(Int(block)) }
                 if let last = state.tokens.last { h.combine(Int(last)) }
@@ -113,15 +115,13 @@ struct ScheduleMismatch: Error, CustomStringConvertible {
     var description: String { "rank \(rank) cannot follow the schedule of iteration \(iteration): \(message)" }
 }
 
-/// FNV-1a over 64-bit words: the same value in every process (unlike `Hasher`, which is seeded per process).
+/// A multiply-xorshift hash over 64-bit words: the same value in every process (unlike `Hasher`, which is seeded per
+/// process), and cheap enough to run over the whole table every iteration.
 struct StableHasher {
     private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
 
     mutating func combine(_ word: Int) {
-        var x = UInt64(bitPattern: Int64(word))
-        for _ in 0..<8 {
-            value = (value ^ (x & 0xff)) &* 0x0000_0100_0000_01b3
-            x >>= 8
-        }
+        value = (value ^ UInt64(bitPattern: Int64(word))) &* 0x9E37_79B9_7F4A_7C15
+        value ^= value >> 29
     }
 }

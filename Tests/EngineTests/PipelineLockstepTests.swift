@@ -101,7 +101,8 @@ final class Recorder: PipelineObserver {
         let engine = try Self.engine(stages: stages, recorder: recorder) { $0.kvCacheMiB = 64 }
         let streams = try (0..<30).map { i in
             var request = Self.request(i)
-            request.maxTokens = 2000  // still running when the abort comes
+            request.maxTokens = 3000  // still running when the abort comes, even if this task is starved for seconds
+            request.ignoreEOS = true
             return try engine.submit(request)
         }
         // Abort once tokens are flowing (a first update), not after a wall-clock delay.

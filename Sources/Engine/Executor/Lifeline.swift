@@ -96,7 +96,7 @@ final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
 
 /// The outstanding non-blocking sends of one message kind, one per micro-batch slot: a slot's previous send is
 /// waited for before the slot is reused, so no send buffer is ever replaced while the transport still reads it.
-struct SendSlots {
+struct SendSlots: Sendable {
     private var pending: [(any SendRequest)?]
 
     init(count: Int) { pending = Array(repeating: nil, count: max(1, count)) }

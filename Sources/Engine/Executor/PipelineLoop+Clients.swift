@@ -76,7 +76,7 @@ extension PipelineLoop {
             if shutdown == .drain && table.isEmpty && outstanding == 0 {
                 plan.stop = true
             } else if outstanding < limit {
-                let schedule = scheduler.plan(table, iteration: iteration)
+                let schedule = scheduler.plan(table, iteration: iteration, inFlight: outstanding)
                 plan.preempted = schedule.preempted
                 plan.chunks = schedule.chunks
             }

@@ -178,7 +178,7 @@ final class PipelineLoop {
         }
         statistics.microBatches += 1
         statistics.tokens += chunks.reduce(0) { $0 + $1.tokenCount }
-        setup.relay.handOver(batch)
+        try setup.relay.handOver(batch)
         outstanding += 1
         statistics.maxInFlight = max(statistics.maxInFlight, outstanding)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A micro-batch this rank executed, on its way to being handled: which chunks sampled (by arrival number, in batch
 /// order) and, once known, the sample state the last rank produced for it.
@@ -16,7 +17,9 @@ struct ExecutedBatch: Sendable {
 /// puts the batch on the output queue **before** forwarding it, and forwards with a non-blocking send.
 ///
 /// It never waits on the main loop, and the main loop waits on it only for batches rank 0 already counted, so they
-/// are on their way. With one rank there is no ring: batches go straight to the output queue.
+/// are on their way. The last rank receives nothing: its loop already holds the sample state, so `handOver` puts the
+/// batch on the output queue and starts the (non-blocking) send to rank 0 itself, saving a thread hop on the path
+/// every result takes. With one rank there is no ring at all.
 final class Relay: Sendable {
     let rank: Int
     let size: Int
@@ -28,6 +31,8 @@ final class Relay: Sendable {
     /// Batches with their sample state, in execution order, for the loop's step 7.
     let output = BlockingQueue<ExecutedBatch>()
     private let finished = BlockingQueue<Bool>()
+    /// The last rank's sends to rank 0 (made from its loop thread).
+    private let directSends: Mutex<SendSlots>
 
     init(rank: Int, size: Int, channel: (any Communicator)?, lifeline: Lifeline, slotCount: Int) {
         self.rank = rank
@@ -35,9 +40,11 @@ final class Relay: Sendable {
         self.channel = channel
         self.lifeline = lifeline
         self.slotCount = slotCount
+        directSends = Mutex(SendSlots(count: slotCount))
     }
 
-    var isThreaded: Bool { size > 1 }
+    /// Ranks that receive sample states run a relay thread; the last rank (and a single rank) do not.
+    var isThreaded: Bool { size > 1 && rank != size - 1 }
 
     /// Starts the relay thread (not needed with one rank).
     func start() {
@@ -51,13 +58,28 @@ final class Relay: Sendable {
     }
 
     /// Step 4 of the loop: hands an executed batch to the relay.
-    func handOver(_ batch: ExecutedBatch) {
-        if isThreaded { input.put(batch) } else { output.put(batch) }
+    func handOver(_ batch: ExecutedBatch) throws(TransportError) {
+        if isThreaded {
+            input.put(batch)
+            return
+        }
+        output.put(batch)
+        guard size > 1, let channel else { return }
+        let bytes = batch.stateBytes
+        try directSends.withLock { sends throws(TransportError) in
+            try sends.send(slot: batch.iteration) { () throws(TransportError) in
+                try channel.send(bytes, to: 0, tag: .sampleState)
+            }
+        }
     }
 
-    /// Stops the thread after it relayed everything handed over, and waits for it.
+    /// Stops the thread after it relayed everything handed over, and waits for it (or, on the last rank, for its
+    /// sends to complete).
     func stop() {
-        guard isThreaded else { return }
+        guard isThreaded else {
+            try? directSends.withLock { sends throws(TransportError) in try sends.waitAll() }
+            return
+        }
         input.put(nil)
         _ = try? finished.take(watching: Lifeline())
     }
