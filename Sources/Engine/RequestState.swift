@@ -30,8 +30,13 @@ final class RequestState {
     var text: TextAssembler
     var finishReason: FinishReason?
 
-    init(request: GenerationRequest, arrival: Int, eosTokenIDs: [Int32], detokenizer: any IncrementalDetokenizer) {
+    /// Whether appended tokens are detokenized (for streaming, and for stop strings).
+    let assemblesText: Bool
+
+    init(request: GenerationRequest, arrival: Int, eosTokenIDs: [Int32], detokenizer: any IncrementalDetokenizer,
+         assemblesText: Bool = true) {
         self.request = request
+        self.assemblesText = assemblesText
         self.arrival = arrival
         tokens = request.promptTokenIDs
         generator = SeededGenerator(seed: request.sampling.seed ?? UInt64.random(in: 0...UInt64.max))
@@ -54,13 +59,13 @@ final class RequestState {
         if request.sampling.repetitionPenalty != 1 { seen.insert(token) }
         if request.sampling.presencePenalty != 0 || request.sampling.frequencyPenalty != 0 { generatedCounts[token, default: 0] += 1 }
         let isStopToken = stopTokens.contains(token) && outputCount > request.minTokens
-        let (delta, hitStopString) = text.append(token: token, isStopToken: isStopToken)
+        let (delta, hitStopString) = assemblesText ? text.append(token: token, isStopToken: isStopToken) : ("", false)
         if isStopToken || hitStopString {
             finishReason = .stop
         } else if outputCount >= request.maxTokens || tokens.count >= contextLength {
             finishReason = .length
         }
-        if finishReason != nil { return delta + text.finish() }
+        if finishReason != nil && assemblesText { return delta + text.finish() }
         return delta
     }
 

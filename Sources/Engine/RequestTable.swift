@@ -25,8 +25,10 @@ final class RequestTable {
 
     /// Adds a new request at the back of the waiting queue.
     @discardableResult
-    func admit(_ request: GenerationRequest, eosTokenIDs: [Int32], detokenizer: any IncrementalDetokenizer) -> RequestState {
-        let state = RequestState(request: request, arrival: nextArrival, eosTokenIDs: eosTokenIDs, detokenizer: detokenizer)
+    func admit(_ request: GenerationRequest, eosTokenIDs: [Int32], detokenizer: any IncrementalDetokenizer,
+               assemblesText: Bool = true) -> RequestState {
+        let state = RequestState(request: request, arrival: nextArrival, eosTokenIDs: eosTokenIDs, detokenizer: detokenizer,
+                                 assemblesText: assemblesText)
         nextArrival += 1
         requests[state.arrival] = state
         waiting.append(state)

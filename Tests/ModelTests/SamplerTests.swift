@@ -78,6 +78,14 @@ import Testing
         #expect(token == 1)
     }
 
+    @Test func logprobsAreComputedOnlyWhenAskedFor() {
+        var g = SeededGenerator(seed: 1)
+        let token = distribution.withUnsafeBufferPointer {
+            Sampler.sample(logits: $0, parameters: .greedy, seen: [], generatedCounts: [:], generator: &g)
+        }
+        #expect(token.logprob.isNaN && token.top.isEmpty)
+    }
+
     @Test func logprobsAreOfTheRawDistribution() {
         var g = SeededGenerator(seed: 1)
         let token = distribution.withUnsafeBufferPointer {

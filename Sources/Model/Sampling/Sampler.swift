@@ -9,7 +9,8 @@ public struct TokenLogprob: Sendable, Equatable, Codable {
 }
 
 /// One sampled token with its log-probability and the top alternatives, all under the model's raw distribution
-/// (log-softmax of the logits before penalties, temperature and filtering, as vLLM reports them).
+/// (log-softmax of the logits before penalties, temperature and filtering, as vLLM reports them). Log-probs are
+/// computed only when the sampling parameters ask for them (`logprobs` set, even to 0); otherwise `logprob` is NaN.
 public struct SampledToken: Sendable, Equatable {
     public var tokenID: Int32
     public var logprob: Double
@@ -36,7 +37,6 @@ public enum Sampler {
         generatedCounts: [Int32: Int], suppressed: Set<Int32> = [], generator: inout SeededGenerator
     ) -> SampledToken {
         let vocab = logits.count
-        let logprobs = logSoftmax(logits)
         var scores = [Float](logits)
         if p.repetitionPenalty != 1 {
             for token in seen where Int(token) < vocab {
@@ -56,8 +56,10 @@ public enum Sampler {
         } else {
             chosen = draw(scores: scores, parameters: p, generator: &generator)
         }
-        let top = p.logprobs.map { topK(logprobs, $0) } ?? []
-        return SampledToken(tokenID: Int32(chosen), logprob: logprobs[chosen], top: top)
+        // The log-softmax costs an exp per vocabulary entry: compute it only for requests that asked for log-probs.
+        guard let k = p.logprobs else { return SampledToken(tokenID: Int32(chosen), logprob: .nan) }
+        let logprobs = logSoftmax(logits)
+        return SampledToken(tokenID: Int32(chosen), logprob: logprobs[chosen], top: topK(logprobs, k))
     }
 
     /// `log_softmax(logits)` in double precision.
