@@ -101,7 +101,10 @@ struct LoadedModel: Sendable {
 struct EngineOptionGroup: ParsableArguments {
     @Option(help: "Token budget of one micro-batch (prefill chunks + decodes).") var maxNumBatchedTokens = 2048
     @Option(help: "Maximum number of sequences in one micro-batch.") var maxNumSeqs = 256
-    @Option(help: "Memory for the whole model's KV cache, in MiB (each stage holds its layers' share).") var kvCacheMb = 512
+    @Option(help: "Memory for the whole model's KV cache, in MiB (each stage holds its layers' share; default 512).")
+    var kvCacheMb: Int?
+    @Option(help: "Memory for the KV cache as a fraction of this machine's RAM, e.g. 0.25 (instead of --kv-cache-mb).")
+    var kvCacheFraction: Double?
     @Option(help: "Tokens per KV cache block.") var blockSize = 16
     @Option(help: "Pipeline stages: split the model's layers over N ranks (threads of this process).") var pp = 1
     @Option(help: ArgumentHelp("Layers per stage, e.g. 8,8,7,7 (default: balanced by compute cost).", valueName: "counts"))
@@ -114,7 +117,15 @@ struct EngineOptionGroup: ParsableArguments {
     func validate() throws {
         guard maxNumBatchedTokens >= 1 else { throw ValidationError("--max-num-batched-tokens must be at least 1") }
         guard maxNumSeqs >= 1 else { throw ValidationError("--max-num-seqs must be at least 1") }
-        guard (1...1 << 20).contains(kvCacheMb) else { throw ValidationError("--kv-cache-mb must be between 1 and 1048576") }
+        if let kvCacheMb, !(1...1 << 20).contains(kvCacheMb) {
+            throw ValidationError("--kv-cache-mb must be between 1 and 1048576, got \(kvCacheMb)")
+        }
+        if let kvCacheFraction {
+            guard kvCacheMb == nil else { throw ValidationError("give --kv-cache-mb or --kv-cache-fraction, not both") }
+            guard kvCacheFraction > 0, kvCacheFraction <= 0.9 else {
+                throw ValidationError("--kv-cache-fraction must be in (0, 0.9], got \(kvCacheFraction)")
+            }
+        }
         guard (1...1024).contains(blockSize) else { throw ValidationError("--block-size must be between 1 and 1024") }
         guard (1...64).contains(pp) else { throw ValidationError("--pp must be between 1 and 64, got \(pp)") }
         guard ppWatchdogSeconds >= 0, ppWatchdogSeconds.isFinite else { throw ValidationError("--pp-watchdog-seconds must be >= 0") }
@@ -138,6 +149,15 @@ struct EngineOptionGroup: ParsableArguments {
         }
     }
 
+    /// `--kv-cache-mb`, or `--kv-cache-fraction` of physical memory, or 512.
+    var kvCacheMiB: Int {
+        if let kvCacheMb { return kvCacheMb }
+        if let kvCacheFraction {
+            return max(1, Int(Double(ProcessInfo.processInfo.physicalMemory) * kvCacheFraction / 1_048_576))
+        }
+        return 512
+    }
+
     /// `--pp-sync`, else `BRIGADE_PP_ASYNC` (1 or 0), else async.
     var asynchronous: Bool {
         get throws {
@@ -155,7 +175,7 @@ struct EngineOptionGroup: ParsableArguments {
             var o = EngineOptions()
             o.maxBatchedTokens = maxNumBatchedTokens
             o.maxSequences = maxNumSeqs
-            o.kvCacheMiB = kvCacheMb
+            o.kvCacheMiB = kvCacheMiB
             o.blockSize = blockSize
             o.pipelineStages = pp
             o.partition = try partition

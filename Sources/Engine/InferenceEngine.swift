@@ -136,6 +136,7 @@ public final class InferenceEngine: Sendable {
 
     /// Submits a request; its updates arrive on the returned stream, the last one with a finish reason.
     public func submit(_ request: GenerationRequest) throws(EngineError) -> AsyncThrowingStream<RequestOutput, any Error> {
+        let request = try tokenized(request)
         try validate(request)
         let (stream, continuation) = AsyncThrowingStream<RequestOutput, any Error>.makeStream()
         let id = request.id
@@ -180,8 +181,29 @@ public final class InferenceEngine: Sendable {
     /// Why the pipeline stopped, if it failed.
     public var failure: String? { lifeline.failure }
 
-    /// Checks a request as `submit` does, without submitting it.
+    /// `request` with `promptText` turned into `promptTokenIDs`.
+    public func tokenized(_ request: GenerationRequest) throws(EngineError) -> GenerationRequest {
+        guard let text = request.promptText else { return request }
+        guard request.promptTokenIDs.isEmpty else {
+            throw EngineError.invalidRequest(parameter: "prompt", message: "give the prompt as text or as token ids, not both")
+        }
+        var tokenized = request
+        do {
+            tokenized.promptTokenIDs = try model.encode(text)
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw EngineError.invalidRequest(parameter: "prompt", message: "the prompt could not be tokenized: \(error)")
+        }
+        tokenized.promptText = nil
+        return tokenized
+    }
+
+    /// Checks a request as `submit` does, without submitting it (a text prompt must be `tokenized` first).
     public func validate(_ request: GenerationRequest) throws(EngineError) {
+        if request.promptText != nil {
+            throw EngineError.invalidRequest(parameter: "prompt", message: "validate(tokenized(request)) for text prompts")
+        }
         func invalid(_ parameter: String, _ message: String) -> EngineError { .invalidRequest(parameter: parameter, message: message) }
         do { try request.sampling.validate() } catch { throw invalid(error.parameter, error.message) }
         guard !request.promptTokenIDs.isEmpty else { throw invalid("prompt", "the prompt is empty") }

@@ -7,20 +7,24 @@ public struct LlamaPipelineModel: PipelineModel {
     public let name: String
     public let eosTokenIDs: [Int32]
     private let detokenizer: @Sendable () -> any IncrementalDetokenizer
+    private let encoder: (@Sendable (String) -> [Int32])?
 
     /// - Parameters:
     ///   - makeDetokenizer: makes a fresh streaming detokenizer for each request.
+    ///   - encode: the tokenizer, for requests submitted as text (nil: token ids only).
     public init(weights: ModelWeights, name: String = "model", eosTokenIDs: [Int32],
+                encode: (@Sendable (String) -> [Int32])? = nil,
                 makeDetokenizer: @escaping @Sendable () -> any IncrementalDetokenizer) {
         self.weights = weights
         self.name = name
         self.eosTokenIDs = eosTokenIDs
+        encoder = encode
         detokenizer = makeDetokenizer
     }
 
     /// A text model (weights, tokenizer, end-of-sequence tokens) with its tokenizer's streaming detokenizer.
     public init(_ text: TextModel, name: String) {
-        self.init(weights: text.weights, name: name, eosTokenIDs: text.eosTokenIDs) {
+        self.init(weights: text.weights, name: name, eosTokenIDs: text.eosTokenIDs, encode: { text.encode($0) }) {
             TokenizerDetokenizer(text.makeDetokenizer())
         }
     }
@@ -47,6 +51,13 @@ public struct LlamaPipelineModel: PipelineModel {
     }
 
     public func makeDetokenizer() -> any IncrementalDetokenizer { detokenizer() }
+
+    public func encode(_ text: String) throws -> [Int32] {
+        guard let encoder else {
+            throw EngineError.invalidRequest(parameter: "prompt", message: "the model \(name) was loaded without a tokenizer; submit token ids")
+        }
+        return encoder(text)
+    }
 }
 
 /// A `LlamaStage` with its rank's KV cache.

@@ -16,6 +16,9 @@ public struct GenerationRequest: Sendable, Equatable {
     /// Unique among the engine's live requests.
     public var id: String
     public var promptTokenIDs: [Int32]
+    /// A prompt as text: when set, `submit` tokenizes it with the model's tokenizer (special tokens recognised) and
+    /// uses it instead of `promptTokenIDs`, which must then be empty.
+    public var promptText: String?
     public var sampling: SamplingParameters
     /// Maximum number of tokens to generate (>= 1).
     public var maxTokens: Int
@@ -41,6 +44,16 @@ public struct GenerationRequest: Sendable, Equatable {
         self.stopStrings = stopStrings
         self.ignoreEOS = ignoreEOS
         self.returnLogits = returnLogits
+    }
+}
+
+extension GenerationRequest {
+    /// A request whose prompt is text, tokenized by the engine's model at `submit`.
+    public init(id: String, text: String, sampling: SamplingParameters = .greedy, maxTokens: Int = 16, minTokens: Int = 0,
+                stopTokenIDs: [Int32] = [], stopStrings: [String] = [], ignoreEOS: Bool = false, returnLogits: Bool = false) {
+        self.init(id: id, promptTokenIDs: [], sampling: sampling, maxTokens: maxTokens, minTokens: minTokens,
+                  stopTokenIDs: stopTokenIDs, stopStrings: stopStrings, ignoreEOS: ignoreEOS, returnLogits: returnLogits)
+        promptText = text
     }
 }
 

@@ -64,6 +64,8 @@ import Testing
             (["--pp", "31"], [:], "needs at least one layer per stage but the model has 30 layers"),
             (["--pp", "2"], ["BRIGADE_PP_ASYNC": "maybe"], "BRIGADE_PP_ASYNC must be 1 (async) or 0 (sync)"),
             (["--model", "synthetic:layers=4,bogus=1"], [:], "unknown key"),
+            (["--kv-cache-fraction", "2"], [:], "--kv-cache-fraction must be in (0, 0.9]"),
+            (["--kv-cache-fraction", "0.1", "--kv-cache-mb", "64"], [:], "not both"),
             (["--model", "synthetic:layers=4,stage-ms=1,2,3", "--pp", "2"], [:], "stage-ms"),
         ]
         for (arguments, environment, message) in cases {

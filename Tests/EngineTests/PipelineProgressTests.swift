@@ -101,3 +101,33 @@ import Transport
         }
     }
 }
+
+/// Text prompts through the engine API.
+@Suite struct TextPromptTests {
+    @Test func textPromptsAreTokenizedByTheModel() async throws {
+        let model = SyntheticModel(spec: try SyntheticSpec(parsing: "synthetic:layers=4"))
+        var options = EngineOptions()
+        options.pipelineStages = 2
+        let engine = try InferenceEngine.inProcess(model: model, options: options)
+        defer { engine.shutdown() }
+        let byText = try await engine.generate(GenerationRequest(id: "t", text: "hello", maxTokens: 4, ignoreEOS: true))
+        let byIDs = try await engine.generate(GenerationRequest(id: "i", promptTokenIDs: model.encode("hello"), maxTokens: 4, ignoreEOS: true))
+        #expect(byText.tokens == byIDs.tokens && byText.tokens.count == 4)
+        #expect(byText.usage.promptTokens == 5)
+        var both = GenerationRequest(id: "b", text: "hi")
+        both.promptTokenIDs = [1]
+        #expect(throws: EngineError.self) { try engine.submit(both) }
+    }
+
+    @Test func aModelWithoutTokenizerRefusesTextClearly() throws {
+        let model = try TestModels.model(try TestModels.requireDeep8())
+        let engine = try InferenceEngine(model: model)
+        defer { engine.shutdown() }
+        do {
+            _ = try engine.submit(GenerationRequest(id: "t", text: "hello"))
+            Issue.record("should have thrown")
+        } catch {
+            #expect(error.description.contains("without a tokenizer"))
+        }
+    }
+}

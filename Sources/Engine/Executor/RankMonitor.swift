@@ -115,13 +115,17 @@ final class Watchdog: Sendable {
         let interval = min(1.0, timeout / 5)
         while !stopped.withLock({ $0 }) && lifeline.failure == nil {
             Thread.sleep(forTimeInterval: interval)
+            let checkpoints = monitors.map { ($0.rank, $0.lastCheckpoint) }
+            // Read the clock after the checkpoints, so no checkpoint is newer than `now`.
             let now = DispatchTime.now().uptimeNanoseconds
-            let stale = monitors.map { ($0.rank, $0.lastCheckpoint) }
-                .filter { !$0.1.idle && Double(now - $0.1.since) / 1e9 > timeout }
+            func age(_ checkpoint: RankMonitor.Checkpoint) -> Double {
+                Double(now > checkpoint.since ? now - checkpoint.since : 0) / 1e9
+            }
+            let stale = checkpoints.filter { !$0.1.idle && age($0.1) > timeout }
             let working = stale.filter { !$0.1.step.isWaiting }
             let stalled = (working.isEmpty ? stale : working).min { $0.1.since < $1.1.since }
             if let (rank, checkpoint) = stalled, !stopped.withLock({ $0 }) {
-                let seconds = Double(now - checkpoint.since) / 1e9
+                let seconds = age(checkpoint)
                 lifeline.fail("watchdog: rank \(rank) made no progress for \(String(format: "%.1f", seconds)) s while "
                     + "\(checkpoint.step.rawValue) in iteration \(checkpoint.iteration); the pipeline stopped "
                     + "(raise --pp-watchdog-seconds if a stage legitimately takes longer)")

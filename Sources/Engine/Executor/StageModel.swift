@@ -53,4 +53,14 @@ public protocol PipelineModel: Sendable {
 
     /// A fresh streaming detokenizer for one request.
     func makeDetokenizer() -> any IncrementalDetokenizer
+
+    /// Token ids of `text` (special tokens recognised), for requests submitted as text.
+    func encode(_ text: String) throws -> [Int32]
+}
+
+extension PipelineModel {
+    /// Models without a tokenizer accept token ids only.
+    public func encode(_ text: String) throws -> [Int32] {
+        throw EngineError.invalidRequest(parameter: "prompt", message: "the model \(name) has no tokenizer; submit token ids")
+    }
 }
