@@ -20,13 +20,8 @@ struct WireWriter {
         bytes.append(contentsOf: utf8)
     }
 
-    /// Raw floats, copied as they are in memory (bit-exact).
-    mutating func write(_ values: [Float]) {
-        write(values.count)
-        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
-    }
-
-    mutating func write(_ values: [Int32]) {
+    /// A count, then the elements copied as they are in memory (bit-exact; every rank is little-endian x86-64).
+    mutating func write<T: BitwiseCopyable>(_ values: [T]) {
         write(values.count)
         values.withUnsafeBytes { bytes.append(contentsOf: $0) }
     }
@@ -80,21 +75,17 @@ struct WireReader {
         return String(decoding: try take(count), as: UTF8.self)
     }
 
-    mutating func readFloats() throws(WireError) -> [Float] {
-        let count = try readCount(elementSize: 4)
-        let slice = try take(count * 4)
-        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+    /// An array written by `WireWriter.write(_: [T])`.
+    mutating func readArray<T: BitwiseCopyable>(of _: T.Type = T.self) throws(WireError) -> [T] {
+        let size = MemoryLayout<T>.stride
+        let count = try readCount(elementSize: size)
+        let slice = try take(count * size)
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             UnsafeMutableRawBufferPointer(buffer).copyBytes(from: slice)
             initialized = count
         }
     }
 
-    mutating func readInt32s() throws(WireError) -> [Int32] {
-        let count = try readCount(elementSize: 4)
-        let slice = try take(count * 4)
-        return [Int32](unsafeUninitializedCapacity: count) { buffer, initialized in
-            UnsafeMutableRawBufferPointer(buffer).copyBytes(from: slice)
-            initialized = count
-        }
-    }
+    mutating func readFloats() throws(WireError) -> [Float] { try readArray() }
+    mutating func readInt32s() throws(WireError) -> [Int32] { try readArray() }
 }
