@@ -16,6 +16,10 @@ let package = Package(
         .executable(name: "brigade", targets: ["BrigadeCLI"]),
         .library(name: "Brigade", targets: ["Engine"]),
     ],
+    traits: [
+        .trait(name: "MPI", description: "Pipeline ranks in separate processes over the system's Open MPI (pkg-config ompi-c)"),
+        .default(enabledTraits: []),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
@@ -29,8 +33,10 @@ let package = Package(
         .target(name: "Model", dependencies: ["Kernels", "Tokenization", "ChatTemplates"], swiftSettings: simdFlags),
         // Layer 3: requests, scheduler, KV blocks, engine loop, the executor's Communicator seam.
         .target(name: "Engine", dependencies: ["Model", "Tokenization"], swiftSettings: simdFlags),
-        // Layer 4: transports behind the executor's Communicator seam (ranks as threads of one process; MPI later).
-        .target(name: "Transport", dependencies: ["Engine"]),
+        // Layer 4: transports behind the executor's Communicator seam: ranks as threads of one process, or (trait MPI)
+        // processes connected by MPI. A plain `swift build` needs no MPI headers.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .target(name: "Transport", dependencies: ["Engine", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
         // Layer 6: the command-line interface.
         .executableTarget(
             name: "BrigadeCLI",

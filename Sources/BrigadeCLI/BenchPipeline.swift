@@ -74,13 +74,15 @@ struct BenchPipeline: AsyncParsableCommand {
         for mode in try parsedModes {
             var options = try engine.options
             options.asynchronous = mode == "async"
-            runs.append(try await measure(mode: mode, pipeline: pipeline, options: options, prompts: prompts))
+            // On MPI ranks other than 0 this runs the rank's share of the mode's pipeline and returns nil.
+            guard let running = try engine.startEngine(pipeline, options: options) else { continue }
+            runs.append(try await measure(mode: mode, engine: running, prompts: prompts))
         }
-        report(runs, pipeline: pipeline)
+        engine.finishTransport()
+        if !runs.isEmpty { report(runs, pipeline: pipeline) }
     }
 
-    private func measure(mode: String, pipeline: any PipelineModel, options: EngineOptions, prompts: [[Int32]]) async throws -> Run {
-        let engine = try InferenceEngine.inProcess(model: pipeline, options: options)
+    private func measure(mode: String, engine: InferenceEngine, prompts: [[Int32]]) async throws -> Run {
         defer { engine.shutdown(drain: false) }
         if !model.isSynthetic {  // page the weights in before timing
             _ = try await engine.generate(GenerationRequest(id: "warm-up", promptTokenIDs: prompts[0], maxTokens: 2))

@@ -17,8 +17,8 @@ struct Chat: AsyncParsableCommand {
     @OptionGroup(title: "Engine") var engine: EngineOptionGroup
 
     func run() async throws {
-        let session = try Session(model: model, engine: engine)
-        defer { session.engine.shutdown(drain: false) }
+        guard let session = try Session(model: model, engine: engine) else { return }  // an MPI worker rank
+        defer { session.close() }
         let interactive = isatty(STDIN_FILENO) != 0
         let start: [ChatMessage] = system.map { [ChatMessage(role: "system", content: .string($0))] } ?? []
         var messages = start

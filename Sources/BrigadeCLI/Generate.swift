@@ -46,8 +46,8 @@ struct Generate: AsyncParsableCommand {
             lines = [RequestLine(input: input, sampling: sampling.parameters, maxTokens: sampling.maxTokens, minTokens: sampling.minTokens,
                                  stop: sampling.stop, stopTokenIDs: [], ignoreEOS: sampling.ignoreEos)]
         }
-        let session = try Session(model: model, engine: engine)
-        defer { session.engine.shutdown(drain: false) }
+        guard let session = try Session(model: model, engine: engine) else { return }  // an MPI worker rank
+        defer { session.close() }
         let prepared = try lines.enumerated().map { index, line in try session.request(line, id: "request-\(index)") }
         let streaming = requests == nil && !json
         let results = try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
@@ -86,10 +86,25 @@ struct Generate: AsyncParsableCommand {
 struct Session {
     let model: LoadedModel
     let engine: InferenceEngine
+    let engineOptions: EngineOptionGroup
+    let termination: TerminationHandler
 
-    init(model options: ModelOptions, engine engineOptions: EngineOptionGroup) throws {
+    /// Nil on the ranks of an MPI launch other than 0, once their share of the pipeline has ended.
+    init?(model options: ModelOptions, engine engineOptions: EngineOptionGroup) throws {
         model = try options.loadModel()
-        engine = try InferenceEngine.inProcess(model: model.pipeline, options: try engineOptions.options)
+        self.engineOptions = engineOptions
+        guard let engine = try engineOptions.startEngine(model.pipeline, options: try engineOptions.options) else {
+            engineOptions.finishTransport()
+            return nil
+        }
+        self.engine = engine
+        termination = TerminationHandler(engine)
+    }
+
+    /// Stops the engine (and every rank) and the transport.
+    func close() {
+        engine.shutdown(drain: false)
+        engineOptions.finishTransport()
     }
 
     func request(_ line: RequestLine, id: String) throws -> GenerationRequest {

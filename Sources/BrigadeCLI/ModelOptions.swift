@@ -113,6 +113,8 @@ struct EngineOptionGroup: ParsableArguments {
     var ppSync = false
     @Option(help: "Stop with an error when a pipeline rank with work makes no progress for this many seconds (0: never).")
     var ppWatchdogSeconds = 300.0
+    @Option(help: "How the stages connect: inprocess (threads), mpi (one process per stage: mpirun -n <pp> brigade … --transport mpi), or auto (mpi when started by mpirun).")
+    var transport: TransportChoice = .auto
 
     func validate() throws {
         guard maxNumBatchedTokens >= 1 else { throw ValidationError("--max-num-batched-tokens must be at least 1") }

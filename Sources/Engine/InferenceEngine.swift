@@ -51,65 +51,23 @@ public final class InferenceEngine: Sendable {
     /// KV cache blocks (identical on every rank).
     public let blockCount: Int
     let inbox = Inbox()
-    let lifeline = Lifeline()
-    let monitors: [RankMonitor]
-    let watchdog: Watchdog
-    private let exited = Countdown()
+    let launch: PipelineLaunch
+    var lifeline: Lifeline { launch.lifeline }
 
     /// Starts the ranks hosted in this process.
     /// - Parameters:
     ///   - communicators: one per rank run in this process (rank 0 among them), all of size
-    ///     `options.pipelineStages`; empty for a single stage.
+    ///     `options.pipelineStages`; empty for a single stage. Ranks hosted elsewhere run a `PipelineWorker`.
     public init(model: any PipelineModel, options: EngineOptions = EngineOptions(),
                 communicators: [any Communicator] = []) throws {
-        guard options.blockSize > 0, options.maxBatchedTokens > 0, options.maxSequences > 0, options.kvCacheMiB > 0,
-              options.pipelineStages > 0 else {
-            throw EngineError.invalidRequest(parameter: "options", message: "engine options must all be positive")
-        }
-        let stages = options.pipelineStages
-        partition = try options.partition.map { counts throws(PartitionError) in
-            try StagePartition(layerCounts: counts, layerCount: model.layerCount)
-        } ?? StagePartition.balanced(layerCount: model.layerCount, stages: stages, costs: model.costs)
-        guard partition.stageCount == stages else {
-            throw PartitionError("the partition \(partition) has \(partition.stageCount) stages but --pp is \(stages)")
-        }
-        let hosted = try Self.hostedRanks(communicators, stages: stages)
+        let hosted = try Self.hostedRanks(communicators, stages: options.pipelineStages)
+        launch = try PipelineLaunch(model: model, options: options, hosted: hosted, inbox: inbox)
         self.model = model
         self.options = options
-        let perBlock = max(1, model.kvBytesPerTokenPerLayer * model.layerCount * options.blockSize)
-        blockCount = max(1, options.kvCacheMiB * 1_048_576 / perBlock)
-
-        // Relay channels are duplicated here, on one thread, in rank order, before any rank thread starts.
-        var setups: [RankSetup] = []
-        var monitors: [RankMonitor] = []
-        for (rank, communicator) in hosted {
-            let layers = partition.ranges[rank]
-            let blocks = options.kvBlocksByRank?[rank] ?? blockCount
-            let relay = Relay(rank: rank, size: stages, channel: try communicator?.duplicate(), lifeline: lifeline,
-                              slotCount: options.slotCount(stages: stages))
-            let stage = try model.makeStage(rank: rank, stageCount: stages, layers: layers, blockSize: options.blockSize,
-                                            blockCount: blocks)
-            let monitor = RankMonitor(rank: rank, layers: layers)
-            monitors.append(monitor)
-            setups.append(RankSetup(rank: rank, size: stages, layers: layers, stage: stage, model: model,
-                                    communicator: communicator, relay: relay, monitor: monitor, lifeline: lifeline,
-                                    options: options, blockCount: blocks, inbox: rank == 0 ? inbox : nil))
-        }
-        self.monitors = monitors
-        watchdog = Watchdog(monitors: monitors, lifeline: lifeline, timeout: options.watchdogSeconds)
-        lifeline.onFailure { [inbox] in inbox.post { $0.failure = $0.failure ?? "the pipeline stopped" } }
-        exited.add(setups.count)
-        for setup in setups {
-            setup.relay.start()
-            let thread = Thread { [exited] in
-                PipelineLoop(setup: setup).run()
-                exited.done()
-            }
-            thread.name = "brigade-rank-\(setup.rank)"
-            thread.stackSize = 8 << 20
-            thread.start()
-        }
-        watchdog.start()
+        partition = launch.partition
+        blockCount = launch.blockCount
+        launch.lifeline.onFailure { [inbox] in inbox.post { $0.failure = $0.failure ?? "the pipeline stopped" } }
+        launch.start()
     }
 
     private static func hostedRanks(_ communicators: [any Communicator], stages: Int) throws -> [(Int, (any Communicator)?)] {
@@ -131,7 +89,7 @@ public final class InferenceEngine: Sendable {
 
     deinit {
         inbox.post { $0.shutdown = .abort }
-        watchdog.stop()
+        launch.watchdog.stop()
     }
 
     /// Submits a request; its updates arrive on the returned stream, the last one with a finish reason.
@@ -166,17 +124,14 @@ public final class InferenceEngine: Sendable {
     /// Returns when every rank hosted here has stopped (after a failure, after at most a few seconds).
     public func shutdown(drain: Bool = true) {
         inbox.post { if $0.shutdown != .abort { $0.shutdown = drain ? .drain : .abort } }
-        while !exited.wait(seconds: 1) {
-            if lifeline.failure != nil && !exited.wait(seconds: 5) { break }  // a rank stuck in a forward pass
-        }
-        watchdog.stop()
+        launch.join()
     }
 
     /// Rank 0's counters.
     public var statistics: EngineStatistics { inbox.read { $0.statistics } }
 
     /// Per-rank counters of the ranks hosted in this process.
-    public var stageStatistics: [StageStatistics] { monitors.map(\.statistics) }
+    public var stageStatistics: [StageStatistics] { launch.monitors.map(\.statistics) }
 
     /// Why the pipeline stopped, if it failed.
     public var failure: String? { lifeline.failure }
@@ -243,32 +198,3 @@ public struct EngineStatistics: Sendable, Equatable {
     public var forwardSeconds = 0.0
 }
 
-/// Counts running threads down to zero. `@unchecked Sendable`: `remaining` is only touched with `condition` locked.
-final class Countdown: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var remaining = 0
-
-    func add(_ count: Int) {
-        condition.lock()
-        remaining += count
-        condition.unlock()
-    }
-
-    func done() {
-        condition.lock()
-        remaining -= 1
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// Waits up to `seconds` for the count to reach zero; returns whether it did.
-    func wait(seconds: Double) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: seconds)
-        condition.lock()
-        defer { condition.unlock() }
-        while remaining > 0 {
-            if !condition.wait(until: deadline) { return remaining == 0 }
-        }
-        return true
-    }
-}

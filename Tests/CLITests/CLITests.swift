@@ -19,9 +19,10 @@ import Testing
         return directory.appendingPathComponent("brigade").path
     }
 
-    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Run {
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+                    executable: String? = nil) throws -> Run {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: try executable.map(which) ?? binary)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe(), input = Pipe()
@@ -36,6 +37,30 @@ import Testing
         process.waitUntilExit()
         return Run(status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
                    stderr: String(decoding: error, as: UTF8.self))
+    }
+
+    /// The full path of `command` on `PATH`.
+    static func which(_ command: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(directory)/\(command)") {
+            return "\(directory)/\(command)"
+        }
+        Issue.record("\(command) is not installed (scripts/test installs it)")
+        throw CancellationError()
+    }
+
+    /// The pid of a running `brigade <command>` process whose environment contains `entry`, if any.
+    static func processes(withEnvironment entry: String, command: String) -> Int32? {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for name in entries {
+            guard let pid = Int32(name), pid != getpid(),
+                  let cmdline = FileManager.default.contents(atPath: "/proc/\(name)/cmdline"),
+                  let environ = FileManager.default.contents(atPath: "/proc/\(name)/environ") else { continue }
+            let arguments = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard arguments.first == binary, arguments.dropFirst().first == command else { continue }
+            if environ.split(separator: 0).contains(where: { String(decoding: $0, as: UTF8.self) == entry }) { return pid }
+        }
+        return nil
     }
 
     static func temporaryFile(_ text: String) throws -> String {

@@ -24,6 +24,8 @@ public enum TransportError: Error, CustomStringConvertible, Equatable {
     /// The channel was closed on this side (shutdown or abort).
     case closed
     case invalidRank(Int, size: Int)
+    /// The transport itself reported an error (an MPI error code, a message too large).
+    case failed(String)
 
     public var description: String {
         switch self {
@@ -31,6 +33,7 @@ public enum TransportError: Error, CustomStringConvertible, Equatable {
         case .timedOut(let rank, let tag, let seconds): return "no \(tag) message from rank \(rank) within \(seconds) s"
         case .closed: return "the transport channel is closed"
         case .invalidRank(let rank, let size): return "rank \(rank) is outside 0..<\(size)"
+        case .failed(let message): return message
         }
     }
 }

@@ -49,8 +49,8 @@ enum PipelineStep: String, Sendable {
     /// Whether the rank is waiting for another thread or rank (rather than working itself).
     var isWaiting: Bool {
         switch self {
-        case .plan, .activations, .count, .receiveCount, .drain: return true
-        case .intake, .forward, .handle: return false
+        case .plan, .activations, .count, .receiveCount, .handle, .drain: return true  // handle waits for the relay
+        case .intake, .forward: return false
         }
     }
 }
@@ -88,8 +88,8 @@ final class RankMonitor: Sendable {
 }
 
 /// Turns a stall into an error: a dedicated thread checks every rank's checkpoint, and when a rank with work
-/// outstanding has not moved for `timeout` seconds it fails the pipeline, naming the culprit: the rank stuck longest
-/// in a step of its own (a forward pass, say), else the rank that has waited longest.
+/// outstanding has not moved for `timeout` seconds it fails the pipeline, naming the culprit: the rank longest in a
+/// step of its own (a forward pass, say), else the rank that has waited longest.
 final class Watchdog: Sendable {
     private let monitors: [RankMonitor]
     private let lifeline: Lifeline
@@ -122,8 +122,10 @@ final class Watchdog: Sendable {
                 Double(now > checkpoint.since ? now - checkpoint.since : 0) / 1e9
             }
             let stale = checkpoints.filter { !$0.1.idle && age($0.1) > timeout }
-            let working = stale.filter { !$0.1.step.isWaiting }
-            let stalled = (working.isEmpty ? stale : working).min { $0.1.since < $1.1.since }
+            // Ranks that wait are waiting for someone: once anything is stale, a rank busy in a step of its own
+            // (however recently it entered it) is the head of the stall.
+            let working = checkpoints.filter { !$0.1.idle && !$0.1.step.isWaiting }
+            let stalled = stale.isEmpty ? nil : (working.isEmpty ? stale : working).min { $0.1.since < $1.1.since }
             if let (rank, checkpoint) = stalled, !stopped.withLock({ $0 }) {
                 let seconds = age(checkpoint)
                 lifeline.fail("watchdog: rank \(rank) made no progress for \(String(format: "%.1f", seconds)) s while "

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Transport
+
+/// How this process's pipeline ranks are connected.
+enum TransportChoice: String, ExpressibleByArgument, CaseIterable {
+    /// MPI when the process was started by `mpirun`, else threads of this process.
+    case auto
+    /// Every rank a thread of this process.
+    case inprocess
+    /// One rank per MPI process (`mpirun -n <pp> brigade … --transport mpi`).
+    case mpi
+}
+
+extension EngineOptionGroup {
+    /// `--transport` resolved: whether the ranks are MPI processes.
+    var usesMPI: Bool {
+        switch transport {
+        case .mpi: return true
+        case .inprocess: return false
+        case .auto:
+            #if MPI
+            return MPIRuntime.launchedByMPI
+            #else
+            return false
+            #endif
+        }
+    }
+
+    /// The engine for rank 0. On the other ranks of an MPI launch this runs the rank's share of the pipeline until
+    /// rank 0 stops it and returns nil (those ranks print nothing but errors).
+    func startEngine(_ model: any PipelineModel, options: EngineOptions) throws -> InferenceEngine? {
+        guard usesMPI else { return try InferenceEngine.inProcess(model: model, options: options) }
+        #if MPI
+        let world = try MPIRuntime.world()
+        guard world.size == options.pipelineStages else {
+            throw CLIError("mpirun started \(world.size) processes but --pp is \(options.pipelineStages); "
+                           + "run mpirun -n \(options.pipelineStages) (one process per stage)")
+        }
+        guard world.rank > 0 else { return try InferenceEngine(model: model, options: options, communicators: [world]) }
+        do {
+            _ = try PipelineWorker.run(model: model, options: options, communicator: world)
+        } catch is PartitionError {
+            // Every rank checks the same options and rank 0 reports this one; give it time to print and exit
+            // (mpirun then stops this process) so the launch fails with one message.
+            Thread.sleep(forTimeInterval: 10)
+            Foundation.exit(1)
+        } catch {
+            FileHandle.standardError.write(Data("error: rank \(world.rank): \(error)\n".utf8))
+            MPIRuntime.abort(code: 1)
+        }
+        return nil
+        #else
+        throw CLIError("this brigade was built without MPI; build it with `swift build -c release --traits MPI` "
+                       + "(needs libopenmpi-dev) or drop --transport mpi")
+        #endif
+    }
+
+    /// Ends MPI, once every engine and worker of this process has stopped.
+    func finishTransport() {
+        #if MPI
+        if usesMPI { MPIRuntime.finalize() }
+        #endif
+    }
+}
+
+/// Turns SIGTERM into a clean shutdown: the engine aborts its requests, which every rank stops in the same iteration.
+final class TerminationHandler {
+    private let source: any DispatchSourceSignal
+
+    init(_ engine: InferenceEngine) {
+        signal(SIGTERM, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
+        source.setEventHandler { engine.shutdown(drain: false) }
+        source.resume()
+    }
+
+    deinit { source.cancel() }
+}

@@ -1,0 +1,118 @@
+#if MPI
+import Foundation
+import Testing
+
+/// Real `mpirun` jobs of the `brigade` binary (built with `--traits MPI`): the same answers as in-process ranks,
+/// checks across processes, and faults.
+@Suite(.serialized) struct MPITests {
+    static let environment = [
+        "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+        "OMPI_MCA_btl_vader_single_copy_mechanism": "none",  // CMA is slow in these VMs (shared/notes)
+        "OMPI_MCA_rmaps_base_oversubscribe": "1",
+    ]
+
+    static func mpirun(_ ranks: Int, _ arguments: [String], extra: [String] = []) throws -> CLITests.Run {
+        try CLITests.run(["-n", "\(ranks)"] + extra + [CLITests.binary] + arguments, environment: environment, executable: "mpirun")
+    }
+
+    /// 18 requests: chat and raw prompts, short and long (the long ones' activations exceed MPI's eager limit).
+    static let requests: String = (0..<18).map { i in
+        let long = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 1 + (i % 4) * 6)
+        return i % 3 == 0
+            ? #"{"messages": [{"role": "user", "content": "Question \#(i): \#(long)"}], "max_tokens": \#(4 + i % 5)}"#
+            : #"{"prompt": "\#(i): \#(long)", "max_tokens": \#(3 + i % 6)\#(i % 4 == 1 ? #", "logprobs": 2"# : "")}"#
+    }.joined(separator: "\n")
+
+    @Test(arguments: [(3, false), (2, false), (4, false), (3, true)])
+    func mpiRanksGiveTheInProcessAnswer(stages: Int, sync: Bool) throws {
+        let file = try CLITests.temporaryFile(Self.requests)
+        var arguments = ["generate", "--requests", file, "--json", "--temperature", "0", "--pp", "\(stages)",
+                         "--max-num-batched-tokens", "256"]
+        if sync { arguments.append("--pp-sync") }
+        let local = try CLITests.run(arguments + ["--transport", "inprocess"])
+        #expect(local.status == 0, "\(local.stderr)")
+        let mpi = try Self.mpirun(stages, arguments + ["--transport", "mpi"])
+        #expect(mpi.status == 0, "\(mpi.stderr)")
+        #expect(mpi.stdout == local.stdout)
+        #expect(mpi.stdout.split(separator: "\n").count == 18)
+    }
+
+    @Test func ranksConfiguredDifferentlyFailLoudly() throws {
+        // MPMD launch: rank 2 gets a KV cache too small for rank 0's schedule.
+        let common = ["generate", "--model", "synthetic:layers=6", "--prompt", String(repeating: "x", count: 1000),
+                      "--max-tokens", "4", "--pp", "3", "--transport", "mpi", "--block-size", "16"]
+        let run = try CLITests.run(["-n", "2", CLITests.binary] + common + [":", "-n", "1", CLITests.binary] + common
+                                   + ["--kv-cache-mb", "1"], environment: Self.environment, executable: "mpirun")
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("rank 2 cannot follow the schedule"), "\(run.stderr)")
+    }
+
+    @Test func aBadPartitionFailsTheLaunchWithOneMessage() throws {
+        let start = Date()
+        let run = try Self.mpirun(3, ["generate", "--model", "synthetic:layers=6", "--prompt", "hi", "--pp", "3",
+                                      "--pp-partition", "2,2,1", "--transport", "mpi"])
+        #expect(run.status != 0)
+        #expect(run.stderr.components(separatedBy: "covers 5 layers but the model has 6").count == 2, "\(run.stderr)")
+        #expect(Date().timeIntervalSince(start) < 20)
+    }
+
+    @Test func killingARankStopsTheWholeJobAndNamesIt() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CLITests.which("mpirun"))
+        process.arguments = ["-n", "3", CLITests.binary, "generate", "--model", "synthetic:layers=6,stage-ms=5", "--prompt",
+                             "hello", "--max-tokens", "100000", "--ignore-eos", "--pp", "3", "--transport", "mpi"]
+        process.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Wait until the job runs, then SIGKILL rank 1.
+        var victim: Int32?
+        for _ in 0..<100 where victim == nil {
+            Thread.sleep(forTimeInterval: 0.1)
+            victim = CLITests.processes(withEnvironment: "OMPI_COMM_WORLD_RANK=1", command: "generate")
+        }
+        let pid = try #require(victim, "rank 1 never started")
+        Thread.sleep(forTimeInterval: 1)
+        let killed = Date()
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(Date().timeIntervalSince(killed) < 10)
+        #expect(process.terminationStatus != 0)
+        #expect(stderr.contains("rank 1"), "\(stderr)")
+        #expect(CLITests.processes(withEnvironment: "OMPI_COMM_WORLD_SIZE=3", command: "generate") == nil, "a rank was left behind")
+    }
+
+    @Test func sigtermToRankZeroShutsThePipelineDownCleanly() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CLITests.which("mpirun"))
+        process.arguments = ["-n", "2", CLITests.binary, "generate", "--model", "synthetic:layers=4,stage-ms=5", "--prompt",
+                             "hello", "--max-tokens", "100000", "--ignore-eos", "--pp", "2", "--transport", "mpi", "--json"]
+        process.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var rankZero: Int32?
+        for _ in 0..<100 where rankZero == nil {
+            Thread.sleep(forTimeInterval: 0.1)
+            rankZero = CLITests.processes(withEnvironment: "OMPI_COMM_WORLD_RANK=0", command: "generate")
+        }
+        Thread.sleep(forTimeInterval: 1.5)
+        kill(try #require(rankZero), SIGTERM)
+        process.waitUntilExit()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0)
+        #expect(stdout.contains(#""finish_reason":"abort""#), "\(stdout)")
+    }
+
+    @Test func benchPipelineRunsOverMPI() throws {
+        let run = try Self.mpirun(2, ["bench", "pipeline", "--model", "synthetic:layers=4,stage-ms=1", "--pp", "2",
+                                      "--requests", "8", "--output-tokens", "4", "--transport", "mpi", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+        #expect((object?["runs"] as? [[String: Any]])?.count == 2)
+    }
+}
+#endif
