@@ -37,6 +37,16 @@ import Testing
         #expect(mpi.stdout.split(separator: "\n").count == 18)
     }
 
+    /// The path two hosts would take: Open MPI's TCP transport instead of shared memory (loopback here).
+    @Test func theTCPTransportGivesTheSameAnswer() throws {
+        let file = try CLITests.temporaryFile(Self.requests)
+        let arguments = ["generate", "--requests", file, "--json", "--temperature", "0", "--pp", "2", "--max-num-batched-tokens", "256"]
+        let local = try CLITests.run(arguments + ["--transport", "inprocess"])
+        let tcp = try Self.mpirun(2, arguments + ["--transport", "mpi"], extra: ["--mca", "btl", "tcp,self"])
+        #expect(tcp.status == 0, "\(tcp.stderr)")
+        #expect(tcp.stdout == local.stdout)
+    }
+
     @Test func ranksConfiguredDifferentlyFailLoudly() throws {
         // MPMD launch: rank 2 gets a KV cache too small for rank 0's schedule.
         let common = ["generate", "--model", "synthetic:layers=6", "--prompt", String(repeating: "x", count: 1000),
