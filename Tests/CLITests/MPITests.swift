@@ -66,28 +66,36 @@ import Testing
         #expect(Date().timeIntervalSince(start) < 20)
     }
 
-    @Test func killingARankStopsTheWholeJobAndNamesIt() throws {
+    /// Starts `mpirun -n <ranks> brigade <arguments>` in the background and waits until rank `rank` runs.
+    static func launch(_ ranks: Int, _ arguments: [String], waitingFor rank: Int) throws -> (Process, Pipe, Pipe, Int32) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try CLITests.which("mpirun"))
-        process.arguments = ["-n", "3", CLITests.binary, "generate", "--model", "synthetic:layers=6,stage-ms=5", "--prompt",
-                             "hello", "--max-tokens", "100000", "--ignore-eos", "--pp", "3", "--transport", "mpi"]
+        process.arguments = ["-n", "\(ranks)", CLITests.binary] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
-        let err = Pipe()
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
         process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
         try process.run()
-        // Wait until the job runs, then SIGKILL rank 1.
-        var victim: Int32?
-        for _ in 0..<100 where victim == nil {
+        var pid: Int32?
+        for _ in 0..<100 where pid == nil {
             Thread.sleep(forTimeInterval: 0.1)
-            victim = CLITests.processes(withEnvironment: "OMPI_COMM_WORLD_RANK=1", command: "generate")
+            pid = CLITests.processes(withEnvironment: "OMPI_COMM_WORLD_RANK=\(rank)", command: arguments[0])
         }
-        let pid = try #require(victim, "rank 1 never started")
-        Thread.sleep(forTimeInterval: 1)
+        Thread.sleep(forTimeInterval: 1.5)  // let it generate for a while
+        return (process, out, err, try #require(pid, "rank \(rank) never started"))
+    }
+
+    static func longRun(_ stages: Int) -> [String] {
+        ["generate", "--model", "synthetic:layers=6,stage-ms=5", "--prompt", "hello", "--max-tokens", "100000", "--ignore-eos",
+         "--pp", "\(stages)", "--transport", "mpi", "--json"]
+    }
+
+    @Test func killingARankStopsTheWholeJobAndNamesIt() throws {
+        let (process, _, err, victim) = try Self.launch(3, Self.longRun(3), waitingFor: 1)
         let killed = Date()
-        kill(pid, SIGKILL)
-        process.waitUntilExit()
+        kill(victim, SIGKILL)
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
         #expect(Date().timeIntervalSince(killed) < 10)
         #expect(process.terminationStatus != 0)
         #expect(stderr.contains("rank 1"), "\(stderr)")
@@ -95,24 +103,10 @@ import Testing
     }
 
     @Test func sigtermToRankZeroShutsThePipelineDownCleanly() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try CLITests.which("mpirun"))
-        process.arguments = ["-n", "2", CLITests.binary, "generate", "--model", "synthetic:layers=4,stage-ms=5", "--prompt",
-                             "hello", "--max-tokens", "100000", "--ignore-eos", "--pp", "2", "--transport", "mpi", "--json"]
-        process.environment = ProcessInfo.processInfo.environment.merging(Self.environment) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var rankZero: Int32?
-        for _ in 0..<100 where rankZero == nil {
-            Thread.sleep(forTimeInterval: 0.1)
-            rankZero = CLITests.processes(withEnvironment: "OMPI_COMM_WORLD_RANK=0", command: "generate")
-        }
-        Thread.sleep(forTimeInterval: 1.5)
-        kill(try #require(rankZero), SIGTERM)
-        process.waitUntilExit()
+        let (process, out, _, rankZero) = try Self.launch(2, Self.longRun(2), waitingFor: 0)
+        kill(rankZero, SIGTERM)
         let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         #expect(stdout.contains(#""finish_reason":"abort""#), "\(stdout)")
     }
