@@ -70,6 +70,7 @@ struct BenchPipeline: AsyncParsableCommand {
                 return token
             }
         }
+        let hops = try hopLatencies()
         var runs: [Run] = []
         for mode in try parsedModes {
             var options = try engine.options
@@ -79,7 +80,15 @@ struct BenchPipeline: AsyncParsableCommand {
             runs.append(try await measure(mode: mode, engine: running, prompts: prompts))
         }
         engine.finishTransport()
-        if !runs.isEmpty { report(runs, pipeline: pipeline) }
+        if !runs.isEmpty { report(runs, pipeline: pipeline, hops: hops) }
+    }
+
+    /// Over MPI: the one-way latency of a small message from rank 0 to each other rank (every rank takes part).
+    private func hopLatencies() throws -> [Double] {
+        #if MPI
+        if engine.usesMPI { return try MPIRuntime.world().measureHopLatency() }
+        #endif
+        return []
     }
 
     private func measure(mode: String, engine: InferenceEngine, prompts: [[Int32]]) async throws -> Run {
@@ -117,7 +126,7 @@ struct BenchPipeline: AsyncParsableCommand {
         return Run(mode: mode, wallSeconds: wall, generated: generated, stages: stages)
     }
 
-    private func report(_ runs: [Run], pipeline: any PipelineModel) {
+    private func report(_ runs: [Run], pipeline: any PipelineModel, hops: [Double]) {
         let ratio: Double? = {
             guard let async = runs.first(where: { $0.mode == "async" }), let sync = runs.first(where: { $0.mode == "sync" }) else { return nil }
             return async.tokensPerSecond / sync.tokensPerSecond
@@ -134,6 +143,7 @@ struct BenchPipeline: AsyncParsableCommand {
                 },
             ]
             if let ratio { object["async_over_sync"] = ratio }
+            if !hops.isEmpty { object["hop_latency_us"] = hops.map { $0 * 1e6 } }
             if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
                 print(String(decoding: data, as: UTF8.self))
             }
@@ -150,6 +160,10 @@ struct BenchPipeline: AsyncParsableCommand {
                            run.bottleneckUtilization, run.stages.first?.maxInFlight ?? 0) + busy)
         }
         if let ratio { print(String(format: "\nasync / sync throughput: %.3f×", ratio)) }
+        if !hops.isEmpty {
+            print("one-way latency of a small message from rank 0 (median of 64 round trips / 2): "
+                  + hops.enumerated().map { String(format: "rank %d %.1f µs", $0.offset + 1, $0.element * 1e6) }.joined(separator: ", "))
+        }
         for run in runs {
             print("\n\(run.mode):")
             print(StageTable(run.stages, wallSeconds: run.wallSeconds).text, terminator: "")

@@ -117,6 +117,8 @@ import Testing
         #expect(run.status == 0, "\(run.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
         #expect((object?["runs"] as? [[String: Any]])?.count == 2)
+        let hops = object?["hop_latency_us"] as? [Double] ?? []
+        #expect(hops.count == 1 && hops.allSatisfy { $0 > 0 }, "per-hop latency of rank 1: \(hops)")
     }
 }
 #endif

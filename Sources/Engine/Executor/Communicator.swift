@@ -13,6 +13,8 @@ public enum MessageTag: Int32, Sendable, CaseIterable {
     case activations = 20_005
     /// A rank stopping the pipeline after a fatal error.
     case termination = 20_000
+    /// Small round trips that measure a transport's per-hop latency (benchmarks; never during a pipeline run).
+    case latencyProbe = 20_006
 }
 
 /// Why a transport operation failed.
