@@ -56,7 +56,7 @@ struct BenchPipeline: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let loaded = try model.loadModel()
+        let loaded = try engine.loadOnEveryRank { try model.loadModel() }
         let pipeline = loaded.pipeline
         guard promptTokens + outputTokens <= pipeline.contextLength else {
             throw ValidationError("--prompt-tokens + --output-tokens exceed the model's context of \(pipeline.contextLength)")

@@ -91,7 +91,7 @@ struct Session {
 
     /// Nil on the ranks of an MPI launch other than 0, once their share of the pipeline has ended.
     init?(model options: ModelOptions, engine engineOptions: EngineOptionGroup) throws {
-        model = try options.loadModel()
+        model = try engineOptions.loadOnEveryRank { try options.loadModel() }
         self.engineOptions = engineOptions
         guard let engine = try engineOptions.startEngine(model.pipeline, options: try engineOptions.options) else {
             engineOptions.finishTransport()

@@ -57,6 +57,35 @@ extension EngineOptionGroup {
         #endif
     }
 
+    /// Runs `load` (the model) on this rank. On an MPI launch every rank loads its own copy, and an error that rank 0
+    /// hits too is reported by rank 0 alone: rank 0 tells the others whether it loaded, the others stay quiet if it
+    /// did not (mpirun ends them when rank 0 exits), and report their own error (and abort the job) if it did.
+    func loadOnEveryRank<T>(_ load: () throws -> T) throws -> T {
+        guard usesMPI else { return try load() }
+        #if MPI
+        let world = try MPIRuntime.world()
+        let result = Result { try load() }
+        let loaded: UInt8 = (try? result.get()) != nil ? 1 : 0
+        if world.rank == 0 {
+            for peer in 1..<world.size { try world.send([loaded], to: peer, tag: .termination).wait() }
+            return try result.get()
+        }
+        let rankZeroLoaded = try world.receive(from: 0, tag: .termination, timeout: 600).first == 1
+        switch result {
+        case .success(let value) where rankZeroLoaded:
+            return value
+        case .failure(let error) where rankZeroLoaded:
+            FileHandle.standardError.write(Data("error: rank \(world.rank): \(error)\n".utf8))
+            MPIRuntime.abort(code: 1)
+        default:
+            Thread.sleep(forTimeInterval: 10)  // rank 0 reports; mpirun ends this process when rank 0 exits
+            Foundation.exit(1)
+        }
+        #else
+        return try load()
+        #endif
+    }
+
     /// Ends MPI, once every engine and worker of this process has stopped.
     func finishTransport() {
         #if MPI

@@ -57,6 +57,13 @@ import Testing
         #expect(run.stderr.contains("rank 2 cannot follow the schedule"), "\(run.stderr)")
     }
 
+    @Test func aMissingModelFailsTheLaunchWithOneMessage() throws {
+        let run = try Self.mpirun(3, ["generate", "--model", "/nonexistent/model.gguf", "--prompt", "hi", "--pp", "3",
+                                      "--transport", "mpi"])
+        #expect(run.status != 0)
+        #expect(run.stderr.components(separatedBy: "model not found: /nonexistent/model.gguf").count == 2, "\(run.stderr)")
+    }
+
     @Test func aBadPartitionFailsTheLaunchWithOneMessage() throws {
         let start = Date()
         let run = try Self.mpirun(3, ["generate", "--model", "synthetic:layers=6", "--prompt", "hi", "--pp", "3",
