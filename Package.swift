@@ -22,6 +22,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Layer 1: numeric kernels (SIMD, quantized blocks, threads). No dependencies.
@@ -37,10 +40,24 @@ let package = Package(
         // processes connected by MPI. A plain `swift build` needs no MPI headers.
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(name: "Transport", dependencies: ["Engine", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
+        // Layer 5: the OpenAI-compatible HTTP server.
+        .target(
+            name: "Server",
+            dependencies: [
+                "Engine", "ChatTemplates",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // Layer 6: the command-line interface.
         .executableTarget(
             name: "BrigadeCLI",
-            dependencies: ["Engine", "Transport", "ChatTemplates", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Engine", "Transport", "Server", "ChatTemplates",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: simdFlags
         ),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: simdFlags),
@@ -49,6 +66,10 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: simdFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Transport"], swiftSettings: simdFlags),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: ["Server", "Engine", "Transport", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
         // Runs the built `brigade` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["BrigadeCLI"]),
     ],

@@ -87,10 +87,11 @@ struct Session {
     let model: LoadedModel
     let engine: InferenceEngine
     let engineOptions: EngineOptionGroup
-    let termination: TerminationHandler
+    let termination: TerminationHandler?
 
     /// Nil on the ranks of an MPI launch other than 0, once their share of the pipeline has ended.
-    init?(model options: ModelOptions, engine engineOptions: EngineOptionGroup) throws {
+    /// - Parameter handlesSIGTERM: turn SIGTERM into a clean shutdown (the server has its own signal handling).
+    init?(model options: ModelOptions, engine engineOptions: EngineOptionGroup, handlesSIGTERM: Bool = true) throws {
         model = try engineOptions.loadOnEveryRank { try options.loadModel() }
         self.engineOptions = engineOptions
         guard let engine = try engineOptions.startEngine(model.pipeline, options: try engineOptions.options) else {
@@ -98,7 +99,7 @@ struct Session {
             return nil
         }
         self.engine = engine
-        termination = TerminationHandler(engine)
+        termination = handlesSIGTERM ? TerminationHandler(engine) : nil
     }
 
     /// Stops the engine (and every rank) and the transport.

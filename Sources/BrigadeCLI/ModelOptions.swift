@@ -50,12 +50,13 @@ struct ModelOptions: ParsableArguments {
         guard isSynthetic else {
             let text = try loadTextModel()
             return LoadedModel(pipeline: LlamaPipelineModel(text, name: (resolvedPath as NSString).lastPathComponent),
-                               encode: { text.encode($0) }, renderChat: { try text.renderChat($0) })
+                               encode: { text.encode($0) }, renderChat: { try text.renderChat($0) },
+                               tokenText: { (try? text.tokenizer.decode([$0])) ?? "" })
         }
         try CPUFeatures.requireCompiledFeatures()
         KernelThreads.configure(threads ?? KernelThreads.cores)
         let synthetic = SyntheticModel(spec: try SyntheticSpec(parsing: resolvedPath))
-        return LoadedModel(pipeline: synthetic, encode: { synthetic.encode($0) }, renderChat: { messages in
+        return LoadedModel(pipeline: synthetic, encode: { synthetic.encode($0) }, tokenText: { "t\($0) " }, renderChat: { messages in
             messages.map { message in
                 guard case .string(let content) = message.content else { return "\(message.role):\n" }
                 return "\(message.role): \(content)\n"
@@ -95,6 +96,21 @@ struct LoadedModel: Sendable {
     let pipeline: any PipelineModel
     let encode: @Sendable (String) -> [Int32]
     let renderChat: @Sendable ([ChatMessage]) throws -> String
+    /// The text of one token (log-prob entries of the API).
+    let tokenText: @Sendable (Int32) -> String
+
+    init(pipeline: any PipelineModel, encode: @escaping @Sendable (String) -> [Int32],
+         renderChat: @escaping @Sendable ([ChatMessage]) throws -> String, tokenText: @escaping @Sendable (Int32) -> String) {
+        self.pipeline = pipeline
+        self.encode = encode
+        self.renderChat = renderChat
+        self.tokenText = tokenText
+    }
+
+    init(pipeline: any PipelineModel, encode: @escaping @Sendable (String) -> [Int32], tokenText: @escaping @Sendable (Int32) -> String,
+         renderChat: @escaping @Sendable ([ChatMessage]) throws -> String) {
+        self.init(pipeline: pipeline, encode: encode, renderChat: renderChat, tokenText: tokenText)
+    }
 }
 
 /// Options of the engine's batching, KV cache and pipeline.

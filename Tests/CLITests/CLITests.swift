@@ -22,7 +22,7 @@ import Testing
     static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
                     executable: String? = nil) throws -> Run {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try executable.map(which) ?? binary)
+        process.executableURL = URL(fileURLWithPath: try executable.map { $0.contains("/") ? $0 : try which($0) } ?? binary)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe(), input = Pipe()

@@ -1,0 +1,95 @@
+import Engine
+import Foundation
+import Hummingbird
+import Logging
+import Model
+
+/// The OpenAI-compatible HTTP API over one served model.
+public struct APIServer: Sendable {
+    public let model: ServedModel
+    /// Largest accepted request body.
+    public var bodyLimit = 4 << 20
+    let metrics: ServerMetrics
+    let logger: Logger
+
+    public init(model: ServedModel, logger: Logger = Logger(label: "brigade.server")) {
+        self.model = model
+        self.logger = logger
+        metrics = ServerMetrics(engine: model.engine)
+    }
+
+    /// The routes: chat and text completions, models, health, metrics.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("health") { _, _ -> Response in
+            model.engine.failure == nil ? Self.text(.ok, "ok\n") : Self.text(.serviceUnavailable, "pipeline failed\n")
+        }
+        router.get("metrics") { _, _ -> Response in Self.text(.ok, metrics.text(), type: "text/plain; version=0.0.4") }
+        router.get("v1/models") { _, _ -> Response in
+            Self.json(.ok, ["object": "list", "data": [["id": model.name, "object": "model",
+                                                         "created": Int(Date().timeIntervalSince1970), "owned_by": "brigade"]]])
+        }
+        router.post("v1/chat/completions") { request, _ in try await handle(request, kind: .chat) }
+        router.post("v1/completions") { request, _ in try await handle(request, kind: .completion) }
+        return router
+    }
+
+    /// An application serving `router()` on `host:port`.
+    public func application(host: String, port: Int) -> some ApplicationProtocol {
+        Application(router: router(), configuration: .init(address: .hostname(host, port: port)), logger: logger)
+    }
+
+    func handle(_ request: Request, kind: ParsedRequest.Kind) async throws -> Response {
+        let started = ContinuousClock.now
+        do {
+            let body = try await request.body.collect(upTo: bodyLimit + 1)
+            let parsed = try ParsedRequest(try Fields(body: Data(buffer: body), limit: bodyLimit), kind: kind, model: model)
+            let id = (kind == .chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            let requests = try (0..<parsed.choices).map { index throws(APIError) in
+                var choice = parsed.template
+                choice.id = "\(id)-\(index)"
+                if let seed = choice.sampling.seed { choice.sampling.seed = seed &+ UInt64(index) }
+                try Self.checked { () throws(EngineError) in try model.engine.validate(choice) }
+                return choice
+            }
+            let streams = try requests.map { choice throws(APIError) in
+                try Self.checked { () throws(EngineError) in try model.engine.submit(choice) }
+            }
+            let call = Call(id: id, parsed: parsed, model: model, metrics: metrics, started: started)
+            metrics.requestFinished(status: 200)
+            if parsed.stream { return call.streamingResponse(streams) }
+            let results = try await call.collect(streams)
+            logger.info("\(id): \(parsed.promptTokenIDs.count) prompt tokens, \(results.reduce(0) { $0 + $1.tokens.count }) generated, \(started.duration(to: .now))")
+            return Self.json(.ok, call.responseBody(results))
+        } catch let error as APIError {
+            metrics.requestFinished(status: Int(error.status.code))
+            return Self.json(error.status, error.body)
+        } catch let error as EngineError {
+            let apiError = Self.apiError(error)
+            metrics.requestFinished(status: Int(apiError.status.code))
+            return Self.json(apiError.status, apiError.body)
+        }
+    }
+
+    static func checked<T>(_ body: () throws(EngineError) -> T) throws(APIError) -> T {
+        do { return try body() } catch { throw apiError(error) }
+    }
+
+    static func apiError(_ error: EngineError) -> APIError {
+        switch error {
+        case .invalidRequest(let parameter, let message): return .invalid(parameter, message)
+        case .duplicateRequestID(let id): return APIError(.conflict, "request \(id) is already running")
+        case .shutDown: return APIError(.serviceUnavailable, "the server is shutting down", type: "server_error")
+        case .failed(let message): return APIError(.serviceUnavailable, message, type: "server_error")
+        }
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func text(_ status: HTTPResponse.Status, _ text: String, type: String = "text/plain") -> Response {
+        Response(status: status, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

@@ -1,0 +1,170 @@
+import Engine
+import Foundation
+import Hummingbird
+import Model
+
+/// One API call in flight: its choices' streams, turned into an OpenAI response or a stream of SSE chunks.
+struct Call: Sendable {
+    let id: String
+    let parsed: ParsedRequest
+    let model: ServedModel
+    let metrics: ServerMetrics
+    let started: ContinuousClock.Instant
+    let created = Int(Date().timeIntervalSince1970)
+
+    typealias Stream = AsyncThrowingStream<RequestOutput, any Error>
+
+    var object: String { parsed.kind == .chat ? "chat.completion" : "text_completion" }
+
+    func collect(_ streams: [Stream]) async throws -> [GenerationResult] {
+        var results: [GenerationResult] = []
+        for (index, stream) in streams.enumerated() {
+            var result = GenerationResult(requestID: "\(id)-\(index)")
+            var first: ContinuousClock.Instant?
+            for try await output in stream {
+                if first == nil && !output.newTokenIDs.isEmpty { first = .now }
+                result.append(output)
+            }
+            record(result, firstToken: first)
+            results.append(result)
+        }
+        return results
+    }
+
+    func record(_ result: GenerationResult, firstToken: ContinuousClock.Instant?) {
+        metrics.promptTokens.increment(by: Int64(result.usage.promptTokens))
+        metrics.generationTokens.increment(by: Int64(result.usage.completionTokens))
+        let end = ContinuousClock.now
+        metrics.endToEnd.record(seconds(started.duration(to: end)))
+        if let firstToken {
+            metrics.timeToFirstToken.record(seconds(started.duration(to: firstToken)))
+            if result.usage.completionTokens > 1 {
+                metrics.timePerOutputToken.record(seconds(firstToken.duration(to: end)) / Double(result.usage.completionTokens - 1))
+            }
+        }
+    }
+
+    func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+
+    func usage(_ results: [GenerationResult]) -> [String: Any] {
+        let completion = results.reduce(0) { $0 + $1.usage.completionTokens }
+        let prompt = parsed.promptTokenIDs.count
+        return ["prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion]
+    }
+
+    func responseBody(_ results: [GenerationResult]) -> [String: Any] {
+        let choices: [[String: Any]] = results.enumerated().map { index, result in
+            var choice: [String: Any] = ["index": index, "finish_reason": result.finishReason.rawValue,
+                                         "logprobs": parsed.wantsLogprobs ? logprobs(result.logprobs) : NSNull()]
+            switch parsed.kind {
+            case .chat: choice["message"] = ["role": "assistant", "content": result.text]
+            case .completion: choice["text"] = (parsed.echo ? parsed.promptText : "") + result.text
+            }
+            return choice
+        }
+        return ["id": id, "object": object, "created": created, "model": model.name, "choices": choices, "usage": usage(results)]
+    }
+
+    /// Log-probs in the shape of the endpoint: chat `{"content": [...]}`, completions `{"tokens", "token_logprobs", …}`.
+    func logprobs(_ entries: [SampledToken]) -> Any {
+        switch parsed.kind {
+        case .chat:
+            return ["content": entries.map { entry -> [String: Any] in
+                let text = model.tokenText(entry.tokenID)
+                return ["token": text, "logprob": entry.logprob, "bytes": Array(text.utf8).map(Int.init),
+                        "top_logprobs": entry.top.map { top -> [String: Any] in
+                            let text = model.tokenText(top.tokenID)
+                            return ["token": text, "logprob": top.logprob, "bytes": Array(text.utf8).map(Int.init)]
+                        }]
+            }]
+        case .completion:
+            var offset = 0
+            var offsets: [Int] = []
+            for entry in entries {
+                offsets.append(offset)
+                offset += model.tokenText(entry.tokenID).count
+            }
+            return ["tokens": entries.map { model.tokenText($0.tokenID) },
+                    "token_logprobs": entries.map(\.logprob),
+                    "top_logprobs": entries.map { entry in
+                        Dictionary(entry.top.map { (model.tokenText($0.tokenID), $0.logprob) }, uniquingKeysWith: { first, _ in first })
+                    },
+                    "text_offset": offsets]
+        }
+    }
+
+    /// Server-sent events: one chunk per update of each choice, then (with `include_usage`) the usage, then `[DONE]`.
+    /// A client that goes away fails the next write; leaving the body then cancels the pumps, which drop the engine
+    /// streams and so cancel their requests on every rank.
+    func streamingResponse(_ streams: [Stream]) -> Response {
+        let call = self
+        let body = ResponseBody { writer in
+            let (events, sink) = AsyncThrowingStream<(Int, RequestOutput), any Error>.makeStream()
+            let pumps = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for (index, stream) in streams.enumerated() {
+                        group.addTask {
+                            do {
+                                for try await output in stream { sink.yield((index, output)) }
+                            } catch {
+                                sink.finish(throwing: error)
+                            }
+                        }
+                    }
+                }
+                sink.finish()
+            }
+            defer { pumps.cancel() }
+            for index in streams.indices {
+                if call.parsed.kind == .chat {
+                    try await writer.write(call.event(call.chunk(index, delta: ["role": "assistant", "content": ""])))
+                } else if call.parsed.echo {
+                    try await writer.write(call.event(call.chunk(index, text: call.parsed.promptText)))
+                }
+            }
+            var results = streams.indices.map { GenerationResult(requestID: "\(call.id)-\($0)") }
+            var firstTokens = [ContinuousClock.Instant?](repeating: nil, count: streams.count)
+            do {
+                for try await (index, output) in events {
+                    if firstTokens[index] == nil && !output.newTokenIDs.isEmpty { firstTokens[index] = .now }
+                    results[index].append(output)
+                    let logprobs: Any = call.parsed.wantsLogprobs ? call.logprobs(output.logprobs) : NSNull()
+                    let reason: Any = output.finishReason?.rawValue ?? NSNull()
+                    let chunk = call.parsed.kind == .chat
+                        ? call.chunk(index, delta: output.textDelta.isEmpty ? [:] : ["content": output.textDelta], logprobs: logprobs, finishReason: reason)
+                        : call.chunk(index, text: output.textDelta, logprobs: logprobs, finishReason: reason)
+                    try await writer.write(call.event(chunk))
+                }
+            } catch let error as EngineError {
+                try await writer.write(call.event(APIServer.apiError(error).body))
+            }
+            for (result, first) in zip(results, firstTokens) { call.record(result, firstToken: first) }
+            if call.parsed.includeUsage {
+                try await writer.write(call.event(["id": call.id, "object": call.chunkObject, "created": call.created,
+                                                   "model": call.model.name, "choices": [Any](), "usage": call.usage(results)]))
+            }
+            try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+
+    var chunkObject: String { parsed.kind == .chat ? "chat.completion.chunk" : "text_completion" }
+
+    func chunk(_ index: Int, delta: [String: Any] = [:], text: String = "", logprobs: Any = NSNull(),
+               finishReason: Any = NSNull()) -> [String: Any] {
+        var choice: [String: Any] = ["index": index, "logprobs": logprobs, "finish_reason": finishReason]
+        if parsed.kind == .chat { choice["delta"] = delta } else { choice["text"] = text }
+        return ["id": id, "object": chunkObject, "created": created, "model": model.name, "choices": [choice]]
+    }
+
+    func event(_ object: [String: Any]) -> ByteBuffer {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
+        var buffer = ByteBuffer(string: "data: ")
+        buffer.writeBytes(data)
+        buffer.writeString("\n\n")
+        return buffer
+    }
+}

@@ -1,0 +1,203 @@
+import ChatTemplates
+import Engine
+import Foundation
+import Model
+
+/// Reads a JSON object's fields with OpenAI's rules, turning every type or range problem into an `APIError` that
+/// names the field.
+struct Fields {
+    let object: [String: Any]
+
+    init(body: Data, limit: Int) throws(APIError) {
+        guard body.count <= limit else {
+            throw APIError(.contentTooLarge, "the request body is \(body.count) bytes; the limit is \(limit)")
+        }
+        guard let parsed = try? JSONSerialization.jsonObject(with: body), let object = parsed as? [String: Any] else {
+            throw APIError(.badRequest, "the request body is not a JSON object")
+        }
+        self.object = object
+    }
+
+    /// JSON `true`/`false` arrive as NSNumbers too; their Objective-C type is `char`.
+    static func isBoolean(_ number: NSNumber) -> Bool { String(cString: number.objCType) == "c" }
+
+    func has(_ key: String) -> Bool { object[key] != nil && !(object[key] is NSNull) }
+
+    func number(_ key: String) throws(APIError) -> Double? {
+        guard has(key) else { return nil }
+        guard let number = object[key] as? NSNumber, !Self.isBoolean(number) else {
+            throw .invalid(key, "\(key) must be a number")
+        }
+        return number.doubleValue
+    }
+
+    func integer(_ key: String) throws(APIError) -> Int? {
+        guard let value = try number(key) else { return nil }
+        guard value.rounded() == value, abs(value) < 1e15 else { throw .invalid(key, "\(key) must be an integer") }
+        return Int(value)
+    }
+
+    func bool(_ key: String) throws(APIError) -> Bool? {
+        guard has(key) else { return nil }
+        guard let number = object[key] as? NSNumber, Self.isBoolean(number) else {
+            throw .invalid(key, "\(key) must be true or false")
+        }
+        return number.boolValue
+    }
+
+    func string(_ key: String) throws(APIError) -> String? {
+        guard has(key) else { return nil }
+        guard let text = object[key] as? String else { throw .invalid(key, "\(key) must be a string") }
+        return text
+    }
+
+    /// A string or a list of strings (`stop`).
+    func strings(_ key: String) throws(APIError) -> [String] {
+        guard has(key) else { return [] }
+        if let text = object[key] as? String { return [text] }
+        guard let list = object[key] as? [Any], let texts = list as? [String] else {
+            throw .invalid(key, "\(key) must be a string or a list of strings")
+        }
+        return texts
+    }
+
+    func integers(_ key: String) throws(APIError) -> [Int]? {
+        guard has(key) else { return nil }
+        guard let list = object[key] as? [Any], let numbers = list as? [NSNumber],
+              numbers.allSatisfy({ !Self.isBoolean($0) && $0.doubleValue.rounded() == $0.doubleValue }) else {
+            throw .invalid(key, "\(key) must be a list of integers")
+        }
+        return numbers.map(\.intValue)
+    }
+}
+
+/// What a completion or chat request asks for, checked and in engine terms.
+struct ParsedRequest: Sendable {
+    enum Kind: Sendable { case chat, completion }
+
+    var kind: Kind
+    var model: String?
+    var promptTokenIDs: [Int32]
+    /// The prompt text, echoed back when `echo` is set (completions).
+    var promptText: String
+    var template: GenerationRequest
+    var choices: Int
+    var stream: Bool
+    var includeUsage: Bool
+    var echo: Bool
+    /// Chat: `logprobs: true` with `top_logprobs`; completions: `logprobs: K`.
+    var wantsLogprobs: Bool
+
+    init(_ fields: Fields, kind: Kind, model served: ServedModel) throws(APIError) {
+        self.kind = kind
+        model = try fields.string("model")
+        if let model, model != served.name {
+            throw APIError(.notFound, "the model \(model) does not exist; this server serves \(served.name)",
+                           param: "model", code: "model_not_found")
+        }
+        switch kind {
+        case .chat:
+            let messages = try Self.messages(fields)
+            do {
+                promptText = try served.renderChat(messages)
+            } catch {
+                throw .invalid("messages", "the model's chat template rejected the messages: \(error)")
+            }
+            promptTokenIDs = served.encode(promptText)
+        case .completion:
+            if let text = try? fields.string("prompt") {
+                promptText = text
+                promptTokenIDs = served.encode(text)
+            } else if let ids = try? fields.integers("prompt") {
+                promptTokenIDs = ids.map { Int32(clamping: $0) }
+                promptText = ""
+            } else {
+                throw .invalid("prompt", "prompt must be a string or a list of token ids (one prompt per request)")
+            }
+        }
+        var sampling = SamplingParameters()
+        if let value = try fields.number("temperature") { sampling.temperature = Float(value) }
+        if let value = try fields.number("top_p") { sampling.topP = Float(value) }
+        if let value = try fields.integer("top_k") { sampling.topK = value < 0 ? 0 : value }  // -1 disables, as in vLLM
+        if let value = try fields.number("min_p") { sampling.minP = Float(value) }
+        if let value = try fields.number("presence_penalty") { sampling.presencePenalty = Float(value) }
+        if let value = try fields.number("frequency_penalty") { sampling.frequencyPenalty = Float(value) }
+        if let value = try fields.number("repetition_penalty") { sampling.repetitionPenalty = Float(value) }
+        if let value = try fields.integer("seed") { sampling.seed = UInt64(bitPattern: Int64(value)) }
+        switch kind {
+        case .chat:
+            wantsLogprobs = try fields.bool("logprobs") ?? false
+            let top = try fields.integer("top_logprobs")
+            if top != nil && !wantsLogprobs { throw .invalid("top_logprobs", "top_logprobs needs logprobs: true") }
+            if wantsLogprobs { sampling.logprobs = top ?? 0 }
+            echo = false
+        case .completion:
+            let count = try fields.integer("logprobs")
+            wantsLogprobs = count != nil
+            sampling.logprobs = count
+            echo = try fields.bool("echo") ?? false
+        }
+        let maxCompletionTokens = try fields.integer("max_completion_tokens")
+        let legacyMaxTokens = try fields.integer("max_tokens")
+        let maxTokens = maxCompletionTokens ?? legacyMaxTokens ?? max(1, served.contextLength - promptTokenIDs.count)
+        guard maxTokens >= 1 else {
+            throw .invalid(fields.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens",
+                           "max_tokens must be at least 1, got \(maxTokens)")
+        }
+        let maxTokensField = maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens"
+        guard promptTokenIDs.count + maxTokens <= served.contextLength else {
+            throw .invalid(maxTokensField, "the prompt (\(promptTokenIDs.count) tokens) plus \(maxTokensField) (\(maxTokens)) "
+                           + "exceeds the model's context of \(served.contextLength) tokens")
+        }
+        choices = try fields.integer("n") ?? 1
+        guard (1...16).contains(choices) else { throw .invalid("n", "n must be between 1 and 16, got \(choices)") }
+        stream = try fields.bool("stream") ?? false
+        if fields.has("stream_options") {
+            guard let options = fields.object["stream_options"] as? [String: Any] else {
+                throw .invalid("stream_options", "stream_options must be an object")
+            }
+            includeUsage = try Fields(object: options).bool("include_usage") ?? false
+        } else {
+            includeUsage = false
+        }
+        _ = try fields.string("user")
+        let minTokens = try fields.integer("min_tokens") ?? 0
+        template = GenerationRequest(id: "", promptTokenIDs: promptTokenIDs, sampling: sampling, maxTokens: maxTokens,
+                                     minTokens: minTokens, stopTokenIDs: (try fields.integers("stop_token_ids") ?? []).map { Int32(clamping: $0) },
+                                     stopStrings: try fields.strings("stop"), ignoreEOS: try fields.bool("ignore_eos") ?? false)
+    }
+
+    static func messages(_ fields: Fields) throws(APIError) -> [ChatMessage] {
+        guard let list = fields.object["messages"] as? [Any], !list.isEmpty else {
+            throw .invalid("messages", "messages must be a non-empty list of {role, content} objects")
+        }
+        var messages: [ChatMessage] = []
+        for (index, item) in list.enumerated() {
+            guard let message = item as? [String: Any], let role = message["role"] as? String else {
+                throw .invalid("messages[\(index)]", "messages[\(index)] must be an object with a string role")
+            }
+            switch message["content"] {
+            case let text as String:
+                messages.append(ChatMessage(role: role, content: .string(text)))
+            case let parts as [Any]:
+                var text = ""
+                for part in parts {
+                    guard let part = part as? [String: Any], part["type"] as? String == "text", let piece = part["text"] as? String else {
+                        throw .invalid("messages[\(index)].content", "only text content parts are supported")
+                    }
+                    text += piece
+                }
+                messages.append(ChatMessage(role: role, content: .string(text)))
+            case nil, is NSNull:
+                messages.append(ChatMessage(role: role, content: .none))
+            default:
+                throw .invalid("messages[\(index)].content", "content must be a string or a list of text parts")
+            }
+        }
+        return messages
+    }
+}
+
+extension Fields {
+    init(object: [String: Any]) { self.object = object }
+}

@@ -1,0 +1,123 @@
+import ChatTemplates
+import Engine
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Server
+import Testing
+import Transport
+
+/// The HTTP API on a synthetic model (fast, deterministic), through Hummingbird's router test framework.
+@Suite struct APIServerTests {
+    static func server(stages: Int = 1) throws -> APIServer {
+        let model = SyntheticModel(spec: try SyntheticSpec(parsing: "synthetic:layers=4,vocab=300"))
+        var options = EngineOptions()
+        options.pipelineStages = stages
+        let engine = try InferenceEngine.inProcess(model: model, options: options)
+        let served = ServedModel(name: "tiny", engine: engine, encode: { model.encode($0) },
+                                 renderChat: { messages in messages.map { "\($0.role): \($0.content)" }.joined(separator: "\n") },
+                                 tokenText: { "t\($0) " })
+        return APIServer(model: served)
+    }
+
+    static func json(_ buffer: ByteBuffer) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(buffer: buffer))) as? [String: Any] ?? [:]
+    }
+
+    static func post(_ client: some TestClientProtocol, _ path: String, _ body: String) async throws -> (HTTPResponse.Status, [String: Any], String) {
+        try await client.execute(uri: path, method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body)) {
+            ($0.status, json($0.body), String(buffer: $0.body))
+        }
+    }
+
+    @Test func chatAndCompletionsAnswerInOpenAIShape() async throws {
+        let server = try Self.server(stages: 2)
+        try await Application(router: server.router()).test(.router) { client in
+            let (status, chat, _) = try await Self.post(client, "/v1/chat/completions",
+                #"{"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "n": 2, "ignore_eos": true, "logprobs": true, "top_logprobs": 2}"#)
+            #expect(status == .ok)
+            #expect(chat["object"] as? String == "chat.completion")
+            let choices = chat["choices"] as? [[String: Any]] ?? []
+            #expect(choices.map { $0["index"] as? Int } == [0, 1])
+            #expect(choices.allSatisfy { $0["finish_reason"] as? String == "length" })
+            let logprobs = (choices.first?["logprobs"] as? [String: Any])?["content"] as? [[String: Any]] ?? []
+            #expect(logprobs.count == 5 && (logprobs.first?["top_logprobs"] as? [Any])?.count == 2)
+            #expect((chat["usage"] as? [String: Any])?["completion_tokens"] as? Int == 10)
+
+            let (_, completion, _) = try await Self.post(client, "/v1/completions",
+                #"{"prompt": "abc", "max_tokens": 4, "ignore_eos": true, "echo": true, "temperature": 0}"#)
+            let text = (completion["choices"] as? [[String: Any]])?.first?["text"] as? String ?? ""
+            #expect(text.hasPrefix("abc") && text.count > 3, "\(completion)")
+        }
+    }
+
+    @Test func streamingSendsChunksUsageAndDone() async throws {
+        let server = try Self.server()
+        try await Application(router: server.router()).test(.router) { client in
+            let (status, _, body) = try await Self.post(client, "/v1/chat/completions",
+                #"{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 3, "ignore_eos": true, "stream": true, "stream_options": {"include_usage": true}}"#)
+            #expect(status == .ok)
+            let events = body.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            #expect(events.last == "data: [DONE]")
+            let chunks = events.dropLast().map { Self.json(ByteBuffer(string: String($0.dropFirst(6)))) }
+            #expect(chunks.first.flatMap { (($0["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["role"] as? String } == "assistant")
+            #expect(chunks.allSatisfy { $0["object"] as? String == "chat.completion.chunk" })
+            #expect((chunks.last?["usage"] as? [String: Any])?["completion_tokens"] as? Int == 3)
+            let reasons = chunks.compactMap { ($0["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String }
+            #expect(reasons == ["length"])
+        }
+    }
+
+    @Test func badRequestsGetOpenAIErrorsNamingTheField() async throws {
+        let server = try Self.server()
+        try await Application(router: server.router()).test(.router) { client in
+            let cases: [(String, String, HTTPResponse.Status, String?)] = [
+                ("/v1/completions", "{bad json", .badRequest, nil),
+                ("/v1/completions", #"{"prompt": "x", "temperature": -1}"#, .badRequest, "temperature"),
+                ("/v1/completions", #"{"prompt": "x", "top_p": 2}"#, .badRequest, "top_p"),
+                ("/v1/completions", #"{"prompt": "x", "max_tokens": 0}"#, .badRequest, "max_tokens"),
+                ("/v1/completions", #"{"prompt": "x", "max_tokens": "ten"}"#, .badRequest, "max_tokens"),
+                ("/v1/completions", #"{"prompt": "x", "stream": "yes"}"#, .badRequest, "stream"),
+                ("/v1/completions", #"{"prompt": "x", "n": 99}"#, .badRequest, "n"),
+                ("/v1/completions", #"{"prompt": "x", "max_tokens": 100000}"#, .badRequest, "max_tokens"),
+                ("/v1/completions", #"{"prompt": 5}"#, .badRequest, "prompt"),
+                ("/v1/completions", #"{"prompt": "x", "model": "other"}"#, .notFound, "model"),
+                ("/v1/chat/completions", #"{"messages": []}"#, .badRequest, "messages"),
+                ("/v1/chat/completions", #"{"messages": [{"role": "user", "content": 3}]}"#, .badRequest, "messages[0].content"),
+            ]
+            for (path, body, expected, param) in cases {
+                let (status, object, _) = try await Self.post(client, path, body)
+                #expect(status == expected, "\(body)")
+                let error = object["error"] as? [String: Any]
+                #expect(error?["message"] is String && error?["type"] is String, "\(body): \(object)")
+                if let param { #expect(error?["param"] as? String == param, "\(body): \(object)") }
+            }
+            let huge = #"{"prompt": ""# + String(repeating: "x", count: 5 << 20) + #""}"#
+            let (status, _, _) = try await Self.post(client, "/v1/completions", huge)
+            #expect(status == .contentTooLarge)
+            // Still serving.
+            let (after, _, _) = try await Self.post(client, "/v1/completions", #"{"prompt": "x", "max_tokens": 1}"#)
+            #expect(after == .ok)
+        }
+    }
+
+    @Test func modelsHealthAndMetrics() async throws {
+        let server = try Self.server(stages: 2)
+        try await Application(router: server.router()).test(.router) { client in
+            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/models", method: .get) { response in
+                let data = Self.json(response.body)["data"] as? [[String: Any]]
+                #expect(data?.first?["id"] as? String == "tiny")
+            }
+            _ = try await Self.post(client, "/v1/completions", #"{"prompt": "x", "max_tokens": 2}"#)
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                let text = String(buffer: response.body)
+                for name in ["brigade_requests_total{status=\"200\"} 1", "brigade_generation_tokens_total",
+                             "brigade_time_to_first_token_seconds_bucket", "brigade_stage_busy_fraction{stage=\"1\"}",
+                             "brigade_kv_blocks_used"] {
+                    #expect(text.contains(name), "\(name) missing from\n\(text)")
+                }
+            }
+        }
+    }
+}
