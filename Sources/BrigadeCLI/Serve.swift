@@ -14,11 +14,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on.") var port = 8000
     @Option(help: "The model name clients send (default: the model file's name).") var servedModelName: String?
+    @Option(help: "Answer 429 (with Retry-After) while this many requests wait for admission.") var maxWaitingRequests = 1024
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Engine") var engine: EngineOptionGroup
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535, got \(port)") }
+        guard maxWaitingRequests >= 1 else { throw ValidationError("--max-waiting-requests must be at least 1") }
     }
 
     func run() async throws {
@@ -29,7 +31,8 @@ struct Serve: AsyncParsableCommand {
                                  renderChat: session.model.renderChat, tokenText: session.model.tokenText)
         var logger = Logger(label: "brigade.server")
         logger.logLevel = .info
-        let server = APIServer(model: served, logger: logger)
+        var server = APIServer(model: served, logger: logger)
+        server.maxWaitingRequests = maxWaitingRequests
         try await server.application(host: host, port: port).runService()
     }
 }

@@ -9,6 +9,8 @@ public struct APIServer: Sendable {
     public let model: ServedModel
     /// Largest accepted request body.
     public var bodyLimit = 4 << 20
+    /// Requests the engine may hold waiting for admission before new ones get 429 (nil: no limit).
+    public var maxWaitingRequests: Int?
     let metrics: ServerMetrics
     let logger: Logger
 
@@ -44,6 +46,10 @@ public struct APIServer: Sendable {
         do {
             let body = try await request.body.collect(upTo: bodyLimit + 1)
             let parsed = try ParsedRequest(try Fields(body: Data(buffer: body), limit: bodyLimit), kind: kind, model: model)
+            if let maxWaitingRequests, model.engine.statistics.waiting >= maxWaitingRequests {
+                throw APIError(.tooManyRequests, "the server is at capacity (\(maxWaitingRequests) requests waiting); retry shortly",
+                               type: "server_overloaded")
+            }
             let id = (kind == .chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let requests = try (0..<parsed.choices).map { index throws(APIError) in
                 var choice = parsed.template
@@ -63,7 +69,9 @@ public struct APIServer: Sendable {
             return Self.json(.ok, call.responseBody(results))
         } catch let error as APIError {
             metrics.requestFinished(status: Int(error.status.code))
-            return Self.json(error.status, error.body)
+            var response = Self.json(error.status, error.body)
+            if error.status == .tooManyRequests || error.status == .serviceUnavailable { response.headers[.retryAfter] = "1" }
+            return response
         } catch let error as EngineError {
             let apiError = Self.apiError(error)
             metrics.requestFinished(status: Int(apiError.status.code))

@@ -101,6 +101,18 @@ import Transport
         }
     }
 
+    @Test func overCapacityAnswers429WithRetryAfter() async throws {
+        var server = try Self.server()
+        server.maxWaitingRequests = 0  // every request finds the queue "full"
+        try await Application(router: server.router()).test(.router) { client in
+            try await client.execute(uri: "/v1/completions", method: .post, body: ByteBuffer(string: #"{"prompt": "x"}"#)) { response in
+                #expect(response.status == .tooManyRequests)
+                #expect(response.headers[.retryAfter] == "1")
+                #expect((Self.json(response.body)["error"] as? [String: Any])?["type"] as? String == "server_overloaded")
+            }
+        }
+    }
+
     @Test func modelsHealthAndMetrics() async throws {
         let server = try Self.server(stages: 2)
         try await Application(router: server.router()).test(.router) { client in
