@@ -56,12 +56,12 @@ struct ModelOptions: ParsableArguments {
         try CPUFeatures.requireCompiledFeatures()
         KernelThreads.configure(threads ?? KernelThreads.cores)
         let synthetic = SyntheticModel(spec: try SyntheticSpec(parsing: resolvedPath))
-        return LoadedModel(pipeline: synthetic, encode: { synthetic.encode($0) }, tokenText: { "t\($0) " }, renderChat: { messages in
+        return LoadedModel(pipeline: synthetic, encode: { synthetic.encode($0) }, renderChat: { messages in
             messages.map { message in
                 guard case .string(let content) = message.content else { return "\(message.role):\n" }
                 return "\(message.role): \(content)\n"
             }.joined() + "assistant: "
-        })
+        }, tokenText: { "t\($0) " })
     }
 
     /// Opens the model with `open`, showing progress on a terminal.
@@ -98,19 +98,6 @@ struct LoadedModel: Sendable {
     let renderChat: @Sendable ([ChatMessage]) throws -> String
     /// The text of one token (log-prob entries of the API).
     let tokenText: @Sendable (Int32) -> String
-
-    init(pipeline: any PipelineModel, encode: @escaping @Sendable (String) -> [Int32],
-         renderChat: @escaping @Sendable ([ChatMessage]) throws -> String, tokenText: @escaping @Sendable (Int32) -> String) {
-        self.pipeline = pipeline
-        self.encode = encode
-        self.renderChat = renderChat
-        self.tokenText = tokenText
-    }
-
-    init(pipeline: any PipelineModel, encode: @escaping @Sendable (String) -> [Int32], tokenText: @escaping @Sendable (Int32) -> String,
-         renderChat: @escaping @Sendable ([ChatMessage]) throws -> String) {
-        self.init(pipeline: pipeline, encode: encode, renderChat: renderChat, tokenText: tokenText)
-    }
 }
 
 /// Options of the engine's batching, KV cache and pipeline.

@@ -161,9 +161,8 @@ struct Call: Sendable {
     }
 
     func event(_ object: [String: Any]) -> ByteBuffer {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
         var buffer = ByteBuffer(string: "data: ")
-        buffer.writeBytes(data)
+        buffer.writeBytes(APIServer.jsonData(object))
         buffer.writeString("\n\n")
         return buffer
     }

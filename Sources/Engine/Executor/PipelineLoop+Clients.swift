@@ -71,11 +71,10 @@ extension PipelineLoop {
         try applyIntake(plan)
 
         // 2. Schedule, unless every micro-batch slot is taken (or, in sync mode, `pp` batches are in flight).
-        let limit = setup.options.asynchronous ? setup.options.slotCount(stages: setup.size) : setup.size
         if !plan.stop {
             if shutdown == .drain && table.isEmpty && outstanding == 0 {
                 plan.stop = true
-            } else if outstanding < limit {
+            } else if outstanding < slotLimit {
                 let schedule = scheduler.plan(table, iteration: iteration, inFlight: outstanding)
                 plan.preempted = schedule.preempted
                 plan.chunks = schedule.chunks

@@ -45,6 +45,8 @@ final class PipelineLoop {
     var countSends: SendSlots
     var activationSends: SendSlots
     var clients = ClientBook()
+    /// Most micro-batches in flight: the slot count `M` (`pp` in sync mode).
+    let slotLimit: Int
     let started = DispatchTime.now().uptimeNanoseconds
     /// Iterations between request-table hash checks (the hash walks every request and block table).
     static let hashInterval = 8
@@ -62,10 +64,10 @@ final class PipelineLoop {
         scheduler = Scheduler(maxBatchedTokens: options.maxBatchedTokens, maxSequences: options.maxSequences,
                               stages: setup.size)
         statistics = StageStatistics(rank: setup.rank, layers: setup.layers)
-        let slots = options.slotCount(stages: setup.size)
-        planSends = SendSlots(count: slots)
-        countSends = SendSlots(count: slots)
-        activationSends = SendSlots(count: slots)
+        slotLimit = options.slotCount(stages: setup.size)
+        planSends = SendSlots(count: slotLimit)
+        countSends = SendSlots(count: slotLimit)
+        activationSends = SendSlots(count: slotLimit)
     }
 
     func run() {
@@ -80,7 +82,7 @@ final class PipelineLoop {
             }
             setup.monitor.checkpoint(.drain, iteration: iteration)
             let drained = try handle(outstanding)
-            record(IterationPlan(iteration: iteration), handled: drained, stops: true)
+            record(IterationPlan(iteration: iteration), handled: drained, stops: true, tableHash: table.hash)
             try planSends.waitAll()
             try countSends.waitAll()
             try activationSends.waitAll()
@@ -228,15 +230,13 @@ final class PipelineLoop {
             }
             return message.count
         }
-        let options = setup.options
-        let limit = options.asynchronous ? options.slotCount(stages: setup.size) : setup.size
-        var minimum = max(0, outstanding - (limit - 1))
+        var minimum = max(0, outstanding - (slotLimit - 1))
         if !launched && outstanding > 0 { minimum = max(minimum, 1) }
         setup.monitor.checkpoint(.count, iteration: iteration)
         let available = try timed(\.relayWaitSeconds) {
             try setup.relay.output.waitForCount(atLeast: minimum, watching: lifeline)
         }
-        let count = options.asynchronous ? available : minimum
+        let count = setup.options.asynchronous ? available : minimum
         if setup.size > 1 {
             try passDownstream(ExecutedCount(iteration: iteration, count: count).encoded(), tag: .executedCount,
                                slots: &countSends)
@@ -284,19 +284,19 @@ final class PipelineLoop {
         // the next plan carries rank 0's hash, 0 meaning "not computed".
         let hashed = setup.options.observer != nil || (setup.options.checkLockstep && iteration % Self.hashInterval == 0)
         previousHash = hashed ? table.hash : 0
-        record(plan, handled: handled, stops: plan.stop)
+        record(plan, handled: handled, stops: plan.stop, tableHash: previousHash)  // hashed whenever observed
         publishStatistics()
         iteration += 1
     }
 
-    private func record(_ plan: IterationPlan, handled: [Int], stops: Bool) {
+    private func record(_ plan: IterationPlan, handled: [Int], stops: Bool, tableHash: @autoclosure () -> UInt64) {
         guard let observer = setup.options.observer else { return }
         let batch = plan.chunks.map { chunk in
             IterationRecord.Chunk(requestID: table.requests[chunk.arrival]?.request.id ?? "#\(chunk.arrival)",
                                   start: chunk.start, count: chunk.count)
         }
         observer.iterationEnded(IterationRecord(rank: rank, iteration: plan.iteration, batch: batch, handled: handled,
-                                                tableHash: table.hash, inFlight: outstanding,
+                                                tableHash: tableHash(), inFlight: outstanding,
                                                 freeBlocks: table.blocks.freeBlocks, stops: stops))
     }
 
