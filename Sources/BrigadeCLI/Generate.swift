@@ -87,7 +87,7 @@ struct Session {
     let model: LoadedModel
     let engine: InferenceEngine
     let engineOptions: EngineOptionGroup
-    let termination: TerminationHandler?
+    let termination: SignalHandler?
 
     /// Nil on the ranks of an MPI launch other than 0, once their share of the pipeline has ended.
     /// - Parameter handlesSIGTERM: turn SIGTERM into a clean shutdown (the server has its own signal handling).
@@ -99,7 +99,7 @@ struct Session {
             return nil
         }
         self.engine = engine
-        termination = handlesSIGTERM ? TerminationHandler(engine) : nil
+        termination = handlesSIGTERM ? .terminating(engine) : nil
     }
 
     /// Stops the engine (and every rank) and the transport.

@@ -11,7 +11,8 @@ struct ModelOptions: ParsableArguments {
         "Model to load: a .gguf file, a Hugging Face directory (config.json + *.safetensors + tokenizer.json), or "
             + "synthetic:KEY=VALUE,… (stages that sleep instead of computing, for testing the pipeline).",
         discussion: "Default: $BRIGADE_MODEL, else ~/.cache/brigade/models/SmolLM2-135M-Instruct.Q4_1.gguf. Synthetic keys: "
-            + "layers, stage-ms (one value, or one per stage), per-token-us, jitter, seed, vocab, hidden, context, kv-dim; "
+            + "layers, stage-ms (one value, or one per stage), per-token-us, jitter, seed, vocab, hidden, context, kv-dim, "
+            + "fail-at (the last stage throws when a sequence reaches that position); "
             + "e.g. synthetic:layers=32,stage-ms=10,10,10,15,per-token-us=20,jitter=0.2",
         valueName: "path"))
     var model: String?

@@ -3,36 +3,92 @@ import Engine
 import Foundation
 import Logging
 import Server
+import ServiceLifecycle
 
 /// `brigade serve`: the OpenAI-compatible HTTP API.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics).",
-        discussion: "SIGINT or SIGTERM stops accepting requests and shuts down. With --transport mpi, rank 0 serves; the other ranks only compute."
+        discussion: """
+            The port opens before the model loads; /health answers 503 until it has. SIGINT or SIGTERM stops taking \
+            requests, gives the running ones --shutdown-grace-seconds to finish, cancels the rest and exits 0; a second \
+            signal cancels them at once. With --transport mpi, rank 0 serves and the other ranks only compute: signal \
+            rank 0 (mpirun's own SIGTERM kills every rank after 1 s unless --mca odls_base_sigkill_timeout is raised).
+            """
     )
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on.") var port = 8000
     @Option(help: "The model name clients send (default: the model file's name).") var servedModelName: String?
     @Option(help: "Answer 429 (with Retry-After) while this many requests wait for admission.") var maxWaitingRequests = 1024
+    @Option(help: "Seconds that running requests get to finish after SIGINT or SIGTERM before they are cancelled.")
+    var shutdownGraceSeconds = 30.0
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Engine") var engine: EngineOptionGroup
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535, got \(port)") }
         guard maxWaitingRequests >= 1 else { throw ValidationError("--max-waiting-requests must be at least 1") }
+        guard shutdownGraceSeconds >= 0, shutdownGraceSeconds.isFinite else {
+            throw ValidationError("--shutdown-grace-seconds must be 0 or more, got \(shutdownGraceSeconds)")
+        }
     }
 
     func run() async throws {
-        guard let session = try Session(model: model, engine: engine, handlesSIGTERM: false) else { return }
-        defer { session.close() }
-        let name = servedModelName ?? (model.isSynthetic ? "synthetic" : (model.resolvedPath as NSString).lastPathComponent)
-        let served = ServedModel(name: name, engine: session.engine, encode: session.model.encode,
-                                 renderChat: session.model.renderChat, tokenText: session.model.tokenText)
+        if try engine.isMPIWorker {
+            // This rank computes until rank 0 stops the pipeline; signals are rank 0's to act on.
+            let ignored = SignalHandler([SIGINT, SIGTERM]) { _ in }
+            _ = try withExtendedLifetime(ignored) { try Session(model: model, engine: engine, handlesSIGTERM: false) }
+            return
+        }
         var logger = Logger(label: "brigade.server")
         logger.logLevel = .info
-        var server = APIServer(model: served, logger: logger)
+        let state = ServingState()
+        var server = APIServer(state: state, logger: logger)
         server.maxWaitingRequests = maxWaitingRequests
-        try await server.application(host: host, port: port).runService()
+        let (listening, listened) = AsyncStream<Void>.makeStream()
+        let application = server.application(host: host, port: port) { listened.finish() }
+        let services = ServiceGroup(configuration: .init(services: [application], logger: logger))
+        let shutdown = GracefulShutdown(state: state, services: services, grace: shutdownGraceSeconds, logger: logger)
+        let signals = SignalHandler([SIGINT, SIGTERM]) { shutdown.signalled($0) }
+        defer { withExtendedLifetime(signals) {} }
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await services.run() }
+            tasks.addTask { for await _ in listening {} }
+            do {
+                try await tasks.next()
+            } catch {
+                throw CLIError("cannot listen on \(host):\(port): \(error); choose another --port or stop what uses it")
+            }
+            let engine = try await load(into: state, logger: logger, shutdown: shutdown)
+            try await tasks.waitForAll()
+            logger.info("stopped taking requests; stopping the pipeline")
+            if let engine { try await onThread { engine.shutdown(drain: false) } }
+            self.engine.finishTransport()
+        }
+    }
+
+    /// Loads the model and starts its engine on a thread of their own while the port already answers /health;
+    /// then serves the model. Nil if a shutdown began before the model was ready.
+    func load(into state: ServingState, logger: Logger, shutdown: GracefulShutdown) async throws -> InferenceEngine? {
+        let (model, engine) = (self.model, self.engine)
+        do {
+            let (loaded, running) = try await onThread { () throws -> (LoadedModel, InferenceEngine) in
+                let loaded = try engine.loadOnEveryRank { try model.loadModel() }
+                // Rank 0 always gets an engine (only the other MPI ranks get nil).
+                guard let running = try engine.startEngine(loaded.pipeline, options: try engine.options) else {
+                    throw CLIError("rank 0 got no engine")
+                }
+                return (loaded, running)
+            }
+            let name = servedModelName ?? (model.isSynthetic ? "synthetic" : (model.resolvedPath as NSString).lastPathComponent)
+            state.serve(ServedModel(name: name, engine: running, encode: loaded.encode, renderChat: loaded.renderChat,
+                                    tokenText: loaded.tokenText))
+            logger.info("serving \(name) on http://\(host):\(port) (\(engine.pp) stage\(engine.pp == 1 ? "" : "s")\(engine.usesMPI ? " over MPI" : ""), pid \(getpid()))")
+            return running
+        } catch {
+            shutdown.begin()
+            throw error
+        }
     }
 }

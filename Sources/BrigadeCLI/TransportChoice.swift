@@ -57,6 +57,17 @@ extension EngineOptionGroup {
         #endif
     }
 
+    /// Whether this process is a rank other than 0 of an MPI launch (it computes; rank 0 talks to users).
+    var isMPIWorker: Bool {
+        get throws {
+            #if MPI
+            return usesMPI ? try MPIRuntime.world().rank > 0 : false
+            #else
+            return false
+            #endif
+        }
+    }
+
     /// Runs `load` (the model) on this rank. On an MPI launch every rank loads its own copy, and an error that rank 0
     /// hits too is reported by rank 0 alone: rank 0 tells the others whether it loaded, the others stay quiet if it
     /// did not (mpirun ends them when rank 0 exits), and report their own error (and abort the job) if it did.
@@ -92,18 +103,4 @@ extension EngineOptionGroup {
         if usesMPI { MPIRuntime.finalize() }
         #endif
     }
-}
-
-/// Turns SIGTERM into a clean shutdown: the engine aborts its requests, which every rank stops in the same iteration.
-final class TerminationHandler {
-    private let source: any DispatchSourceSignal
-
-    init(_ engine: InferenceEngine) {
-        signal(SIGTERM, SIG_IGN)
-        source = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
-        source.setEventHandler { engine.shutdown(drain: false) }
-        source.resume()
-    }
-
-    deinit { source.cancel() }
 }

@@ -26,6 +26,12 @@ public struct APIError: Error, CustomStringConvertible, Sendable {
         APIError(.badRequest, message, param: param)
     }
 
+    /// 503: the model has not finished loading.
+    static let loading = APIError(.serviceUnavailable, "the model is still loading; retry shortly", type: "server_error")
+
+    /// 503: SIGINT or SIGTERM arrived; requests already running finish, new ones are refused.
+    static let shuttingDown = APIError(.serviceUnavailable, "the server is shutting down", type: "server_error")
+
     /// The JSON body.
     public var body: [String: Any] {
         ["error": ["message": message, "type": type, "param": param as Any? ?? NSNull(), "code": code as Any? ?? NSNull()]]

@@ -6,7 +6,8 @@ import Model
 
 /// The OpenAI-compatible HTTP API over one served model.
 public struct APIServer: Sendable {
-    public let model: ServedModel
+    /// The model being served, once loaded.
+    public let state: ServingState
     /// Largest accepted request body.
     public var bodyLimit = 4 << 20
     /// Requests the engine may hold waiting for admission before new ones get 429 (nil: no limit).
@@ -14,36 +15,56 @@ public struct APIServer: Sendable {
     let metrics: ServerMetrics
     let logger: Logger
 
-    public init(model: ServedModel, logger: Logger = Logger(label: "brigade.server")) {
-        self.model = model
+    public init(state: ServingState, logger: Logger = Logger(label: "brigade.server")) {
+        self.state = state
         self.logger = logger
-        metrics = ServerMetrics(engine: model.engine)
+        metrics = ServerMetrics()
+    }
+
+    /// A server whose model has already loaded.
+    public init(model: ServedModel, logger: Logger = Logger(label: "brigade.server")) {
+        self.init(state: ServingState(.serving(model)), logger: logger)
     }
 
     /// The routes: chat and text completions, models, health, metrics.
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
-        router.get("health") { _, _ -> Response in
-            model.engine.failure == nil ? Self.text(.ok, "ok\n") : Self.text(.serviceUnavailable, "pipeline failed\n")
+        router.get("health") { _, _ -> Response in health() }
+        router.get("metrics") { _, _ -> Response in
+            Self.text(.ok, metrics.text(engine: state.model?.engine), type: "text/plain; version=0.0.4")
         }
-        router.get("metrics") { _, _ -> Response in Self.text(.ok, metrics.text(), type: "text/plain; version=0.0.4") }
         router.get("v1/models") { _, _ -> Response in
-            Self.json(.ok, ["object": "list", "data": [["id": model.name, "object": "model",
-                                                         "created": Int(Date().timeIntervalSince1970), "owned_by": "brigade"]]])
+            guard let model = state.model else { return Self.response(for: .loading) }
+            return Self.json(.ok, ["object": "list", "data": [["id": model.name, "object": "model",
+                                                                "created": Int(Date().timeIntervalSince1970), "owned_by": "brigade"]]])
         }
         router.post("v1/chat/completions") { request, _ in try await handle(request, kind: .chat) }
         router.post("v1/completions") { request, _ in try await handle(request, kind: .completion) }
         return router
     }
 
-    /// An application serving `router()` on `host:port`.
-    public func application(host: String, port: Int) -> some ApplicationProtocol {
-        Application(router: router(), configuration: .init(address: .hostname(host, port: port)), logger: logger)
+    /// An application serving `router()` on `host:port`; `onListening` runs once the port is bound.
+    public func application(host: String, port: Int,
+                            onListening: @escaping @Sendable () -> Void = {}) -> some ApplicationProtocol {
+        Application(router: router(), configuration: .init(address: .hostname(host, port: port)),
+                    onServerRunning: { _ in onListening() }, logger: logger)
+    }
+
+    /// 200 `ok` while serving a healthy pipeline; 503 while loading, after a pipeline fault, or while stopping.
+    func health() -> Response {
+        switch state.current {
+        case .loading: return Self.text(.serviceUnavailable, "loading\n")
+        case .stopping: return Self.text(.serviceUnavailable, "shutting down\n")
+        case .serving(let model):
+            guard let failure = model.engine.failure else { return Self.text(.ok, "ok\n") }
+            return Self.text(.serviceUnavailable, "pipeline failed: \(failure)\n")
+        }
     }
 
     func handle(_ request: Request, kind: ParsedRequest.Kind) async throws -> Response {
         let started = ContinuousClock.now
         do {
+            let model = try state.modelForNewRequest()
             let body = try await request.body.collect(upTo: bodyLimit + 1)
             let parsed = try ParsedRequest(try Fields(body: Data(buffer: body), limit: bodyLimit), kind: kind, model: model)
             if let maxWaitingRequests, model.engine.statistics.waiting >= maxWaitingRequests {
@@ -61,22 +82,22 @@ public struct APIServer: Sendable {
             let streams = try requests.map { choice throws(APIError) in
                 try Self.checked { () throws(EngineError) in try model.engine.submit(choice) }
             }
-            let call = Call(id: id, parsed: parsed, model: model, metrics: metrics, started: started)
+            let call = Call(id: id, parsed: parsed, model: model, metrics: metrics, logger: logger, started: started)
             metrics.requestFinished(status: 200)
             if parsed.stream { return call.streamingResponse(streams) }
-            let results = try await call.collect(streams)
-            logger.info("\(id): \(parsed.promptTokenIDs.count) prompt tokens, \(results.reduce(0) { $0 + $1.tokens.count }) generated, \(started.duration(to: .now))")
-            return Self.json(.ok, call.responseBody(results))
+            return Self.json(.ok, call.responseBody(try await call.collect(streams)))
         } catch let error as APIError {
-            metrics.requestFinished(status: Int(error.status.code))
-            var response = Self.json(error.status, error.body)
-            if error.status == .tooManyRequests || error.status == .serviceUnavailable { response.headers[.retryAfter] = "1" }
-            return response
+            return refused(error, path: request.uri.path)
         } catch let error as EngineError {
-            let apiError = Self.apiError(error)
-            metrics.requestFinished(status: Int(apiError.status.code))
-            return Self.json(apiError.status, apiError.body)
+            return refused(Self.apiError(error), path: request.uri.path)
         }
+    }
+
+    /// Counts, logs and answers a request that gets an error.
+    func refused(_ error: APIError, path: String) -> Response {
+        metrics.requestFinished(status: Int(error.status.code))
+        logger.info("\(path): \(error.status.code) \(error.message)")
+        return Self.response(for: error)
     }
 
     static func checked<T>(_ body: () throws(EngineError) -> T) throws(APIError) -> T {
@@ -87,9 +108,16 @@ public struct APIServer: Sendable {
         switch error {
         case .invalidRequest(let parameter, let message): return .invalid(parameter, message)
         case .duplicateRequestID(let id): return APIError(.conflict, "request \(id) is already running")
-        case .shutDown: return APIError(.serviceUnavailable, "the server is shutting down", type: "server_error")
+        case .shutDown: return .shuttingDown
         case .failed(let message): return APIError(.serviceUnavailable, message, type: "server_error")
         }
+    }
+
+    /// The error's JSON body, with `Retry-After` on 429 and 503.
+    static func response(for error: APIError) -> Response {
+        var response = json(error.status, error.body)
+        if error.status == .tooManyRequests || error.status == .serviceUnavailable { response.headers[.retryAfter] = "1" }
+        return response
     }
 
     static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Hummingbird
+import Logging
 import Model
 
 /// One API call in flight: its choices' streams, turned into an OpenAI response or a stream of SSE chunks.
@@ -9,15 +10,20 @@ struct Call: Sendable {
     let parsed: ParsedRequest
     let model: ServedModel
     let metrics: ServerMetrics
+    let logger: Logger
     let started: ContinuousClock.Instant
     let created = Int(Date().timeIntervalSince1970)
 
     typealias Stream = AsyncThrowingStream<RequestOutput, any Error>
 
+    /// The prompt text a completion starts with (`echo`), or nothing.
+    var echoedPrompt: String { parsed.kind == .completion && parsed.echo ? parsed.promptText : "" }
+
     var object: String { parsed.kind == .chat ? "chat.completion" : "text_completion" }
 
     func collect(_ streams: [Stream]) async throws -> [GenerationResult] {
         var results: [GenerationResult] = []
+        var firstTokens: [ContinuousClock.Instant?] = []
         for (index, stream) in streams.enumerated() {
             var result = GenerationResult(requestID: "\(id)-\(index)")
             var first: ContinuousClock.Instant?
@@ -25,23 +31,32 @@ struct Call: Sendable {
                 if first == nil && !output.newTokenIDs.isEmpty { first = .now }
                 result.append(output)
             }
-            record(result, firstToken: first)
             results.append(result)
+            firstTokens.append(first)
         }
+        finished(results, firstTokens: firstTokens)
         return results
     }
 
-    func record(_ result: GenerationResult, firstToken: ContinuousClock.Instant?) {
-        metrics.promptTokens.increment(by: Int64(result.usage.promptTokens))
-        metrics.generationTokens.increment(by: Int64(result.usage.completionTokens))
+    /// Records the finished choices in the metrics and logs one line for the call (`note`: how it ended, if oddly).
+    func finished(_ results: [GenerationResult], firstTokens: [ContinuousClock.Instant?], note: String? = nil) {
         let end = ContinuousClock.now
-        metrics.endToEnd.record(seconds(started.duration(to: end)))
-        if let firstToken {
+        for (result, firstToken) in zip(results, firstTokens) {
+            metrics.promptTokens.increment(by: Int64(result.usage.promptTokens))
+            metrics.generationTokens.increment(by: Int64(result.usage.completionTokens))
+            metrics.endToEnd.record(seconds(started.duration(to: end)))
+            guard let firstToken else { continue }
             metrics.timeToFirstToken.record(seconds(started.duration(to: firstToken)))
             if result.usage.completionTokens > 1 {
                 metrics.timePerOutputToken.record(seconds(firstToken.duration(to: end)) / Double(result.usage.completionTokens - 1))
             }
         }
+        let generated = results.reduce(0) { $0 + $1.usage.completionTokens }
+        let reasons = Set(results.map(\.finishReason.rawValue)).sorted().joined(separator: ",")
+        let ttft = firstTokens.compactMap { $0 }.min().map { String(format: ", TTFT %.0f ms", seconds(started.duration(to: $0)) * 1000) } ?? ""
+        let duration = String(format: "%.3f s", seconds(started.duration(to: end)))
+        let how = (parsed.stream ? ", streamed" : "") + (note.map { ", \($0)" } ?? "")
+        logger.info("\(id): \(parsed.promptTokenIDs.count) prompt tokens, \(generated) generated (\(reasons))\(ttft), \(duration)\(how)")
     }
 
     func seconds(_ duration: Duration) -> Double {
@@ -56,11 +71,12 @@ struct Call: Sendable {
 
     func responseBody(_ results: [GenerationResult]) -> [String: Any] {
         let choices: [[String: Any]] = results.enumerated().map { index, result in
+            var textOffset = echoedPrompt.unicodeScalars.count
             var choice: [String: Any] = ["index": index, "finish_reason": result.finishReason.rawValue,
-                                         "logprobs": parsed.wantsLogprobs ? logprobs(result.logprobs) : NSNull()]
+                                         "logprobs": parsed.wantsLogprobs ? logprobs(result.logprobs, textOffset: &textOffset) : NSNull()]
             switch parsed.kind {
             case .chat: choice["message"] = ["role": "assistant", "content": result.text]
-            case .completion: choice["text"] = (parsed.echo ? parsed.promptText : "") + result.text
+            case .completion: choice["text"] = echoedPrompt + result.text
             }
             return choice
         }
@@ -68,7 +84,9 @@ struct Call: Sendable {
     }
 
     /// Log-probs in the shape of the endpoint: chat `{"content": [...]}`, completions `{"tokens", "token_logprobs", …}`.
-    func logprobs(_ entries: [SampledToken]) -> Any {
+    /// `textOffset` is where the first entry's token starts in the choice's text (completions count it in Unicode
+    /// scalars, as Python does, across the chunks of a stream); it moves past the entries.
+    func logprobs(_ entries: [SampledToken], textOffset: inout Int) -> Any {
         switch parsed.kind {
         case .chat:
             return ["content": entries.map { entry -> [String: Any] in
@@ -80,11 +98,10 @@ struct Call: Sendable {
                         }]
             }]
         case .completion:
-            var offset = 0
             var offsets: [Int] = []
             for entry in entries {
-                offsets.append(offset)
-                offset += model.tokenText(entry.tokenID).count
+                offsets.append(textOffset)
+                textOffset += model.tokenText(entry.tokenID).unicodeScalars.count
             }
             return ["tokens": entries.map { model.tokenText($0.tokenID) },
                     "token_logprobs": entries.map(\.logprob),
@@ -117,36 +134,45 @@ struct Call: Sendable {
                 sink.finish()
             }
             defer { pumps.cancel() }
-            for index in streams.indices {
-                if call.parsed.kind == .chat {
-                    try await writer.write(call.event(call.chunk(index, delta: ["role": "assistant", "content": ""])))
-                } else if call.parsed.echo {
-                    try await writer.write(call.event(call.chunk(index, text: call.parsed.promptText)))
-                }
-            }
             var results = streams.indices.map { GenerationResult(requestID: "\(call.id)-\($0)") }
             var firstTokens = [ContinuousClock.Instant?](repeating: nil, count: streams.count)
+            var textOffsets = [Int](repeating: call.echoedPrompt.unicodeScalars.count, count: streams.count)
+            var note: String?
             do {
-                for try await (index, output) in events {
-                    if firstTokens[index] == nil && !output.newTokenIDs.isEmpty { firstTokens[index] = .now }
-                    results[index].append(output)
-                    let logprobs: Any = call.parsed.wantsLogprobs ? call.logprobs(output.logprobs) : NSNull()
-                    let reason: Any = output.finishReason?.rawValue ?? NSNull()
-                    let chunk = call.parsed.kind == .chat
-                        ? call.chunk(index, delta: output.textDelta.isEmpty ? [:] : ["content": output.textDelta], logprobs: logprobs, finishReason: reason)
-                        : call.chunk(index, text: output.textDelta, logprobs: logprobs, finishReason: reason)
-                    try await writer.write(call.event(chunk))
+                for index in streams.indices {
+                    if call.parsed.kind == .chat {
+                        try await writer.write(call.event(call.chunk(index, delta: ["role": "assistant", "content": ""])))
+                    } else if call.parsed.echo {
+                        try await writer.write(call.event(call.chunk(index, text: call.parsed.promptText)))
+                    }
                 }
-            } catch let error as EngineError {
-                try await writer.write(call.event(APIServer.apiError(error).body))
+                do {
+                    for try await (index, output) in events {
+                        if firstTokens[index] == nil && !output.newTokenIDs.isEmpty { firstTokens[index] = .now }
+                        results[index].append(output)
+                        let logprobs: Any = call.parsed.wantsLogprobs ? call.logprobs(output.logprobs, textOffset: &textOffsets[index]) : NSNull()
+                        let reason: Any = output.finishReason?.rawValue ?? NSNull()
+                        let chunk = call.parsed.kind == .chat
+                            ? call.chunk(index, delta: output.textDelta.isEmpty ? [:] : ["content": output.textDelta], logprobs: logprobs, finishReason: reason)
+                            : call.chunk(index, text: output.textDelta, logprobs: logprobs, finishReason: reason)
+                        try await writer.write(call.event(chunk))
+                    }
+                } catch let error as EngineError {
+                    note = "failed: \(error)"
+                    try await writer.write(call.event(APIServer.apiError(error).body))
+                }
+                if call.parsed.includeUsage {
+                    try await writer.write(call.event(["id": call.id, "object": call.chunkObject, "created": call.created,
+                                                       "model": call.model.name, "choices": [Any](), "usage": call.usage(results)]))
+                }
+                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                try await writer.finish(nil)
+            } catch {
+                // A write failed: the client went away. Leaving cancels the pumps, and so the requests on every rank.
+                call.finished(results, firstTokens: firstTokens, note: "client disconnected, cancelled")
+                throw error
             }
-            for (result, first) in zip(results, firstTokens) { call.record(result, firstToken: first) }
-            if call.parsed.includeUsage {
-                try await writer.write(call.event(["id": call.id, "object": call.chunkObject, "created": call.created,
-                                                   "model": call.model.name, "choices": [Any](), "usage": call.usage(results)]))
-            }
-            try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
-            try await writer.finish(nil)
+            call.finished(results, firstTokens: firstTokens, note: note)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }

@@ -34,47 +34,50 @@ final class ServerMetrics: Sendable {
     let timeToFirstToken: ValueHistogram
     let timePerOutputToken: ValueHistogram
     let endToEnd: ValueHistogram
-    private let engine: InferenceEngine
 
-    init(engine: InferenceEngine) {
-        self.engine = engine
-        promptTokens = registry.makeCounter(name: "brigade_prompt_tokens_total", help: "Prompt tokens of finished requests")
-        generationTokens = registry.makeCounter(name: "brigade_generation_tokens_total", help: "Generated tokens")
+    init() {
+        promptTokens = registry.makeCounter(descriptor: Self.name("prompt_tokens", unit: "total", "Prompt tokens of finished requests"))
+        generationTokens = registry.makeCounter(descriptor: Self.name("generation_tokens", unit: "total", "Generated tokens"))
         let seconds = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
-        timeToFirstToken = registry.makeValueHistogram(name: "brigade_time_to_first_token_seconds", buckets: seconds,
-                                                       help: "Time from request to its first token")
-        timePerOutputToken = registry.makeValueHistogram(name: "brigade_time_per_output_token_seconds",
-                                                         buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
-                                                         help: "Mean time between a request's tokens after the first")
-        endToEnd = registry.makeValueHistogram(name: "brigade_e2e_request_latency_seconds", buckets: seconds,
-                                               help: "Time from request to its last token")
+        timeToFirstToken = registry.makeValueHistogram(
+            descriptor: Self.name("time_to_first_token", unit: "seconds", "Time from request to its first token"), buckets: seconds)
+        timePerOutputToken = registry.makeValueHistogram(
+            descriptor: Self.name("time_per_output_token", unit: "seconds", "Mean time between a request's tokens after the first"),
+            buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1])
+        endToEnd = registry.makeValueHistogram(
+            descriptor: Self.name("e2e_request_latency", unit: "seconds", "Time from request to its last token"), buckets: seconds)
+    }
+
+    /// `brigade_<metric>_<unit>`.
+    static func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "brigade", metricName: metric, unitName: unit, helpText: help)
     }
 
     func requestFinished(status: Int) {
-        registry.makeCounter(name: "brigade_requests_total", labels: [("status", String(status))],
-                             help: "Requests by HTTP status").increment()
+        registry.makeCounter(descriptor: Self.name("requests", unit: "total", "Requests by HTTP status"),
+                             labels: [("status", String(status))]).increment()
     }
 
-    /// The exposition text, with gauges read from the engine now.
-    func text() -> String {
-        let statistics = engine.statistics
+    /// The exposition text, with gauges read from `engine` (none while the model loads) now.
+    func text(engine: InferenceEngine?) -> String {
         func gauge(_ name: String, _ help: String, _ value: Double, labels: [(String, String)] = []) {
-            registry.makeGauge(name: name, labels: labels, help: help).set(value)
+            registry.makeGauge(descriptor: Self.name(name, help), labels: labels).set(value)
         }
-        gauge("brigade_requests_running", "Requests in the running set", Double(statistics.running))
-        gauge("brigade_requests_waiting", "Requests waiting for admission", Double(statistics.waiting))
-        gauge("brigade_kv_blocks_used", "KV cache blocks in use", Double(statistics.usedBlocks))
-        gauge("brigade_kv_blocks_total", "KV cache blocks", Double(engine.blockCount))
-        gauge("brigade_pipeline_failed", "1 after a pipeline fault", engine.failure == nil ? 0 : 1)
-        for stage in engine.stageStatistics {
-            let labels = [("stage", String(stage.rank))]
-            gauge("brigade_stage_busy_fraction", "Fraction of its lifetime a stage spent in forward passes",
-                  stage.busyFraction, labels: labels)
-            gauge("brigade_stage_micro_batches_in_flight", "Micro-batches launched and not yet handled",
-                  Double(stage.inFlight), labels: labels)
-            gauge("brigade_stage_relay_wait_seconds", "Time waiting for executed batches from the relay",
-                  stage.relayWaitSeconds, labels: labels)
+        if let engine {
+            let statistics = engine.statistics
+            gauge("requests_running", "Requests in the running set", Double(statistics.running))
+            gauge("requests_waiting", "Requests waiting for admission", Double(statistics.waiting))
+            gauge("kv_blocks_used", "KV cache blocks in use", Double(statistics.usedBlocks))
+            gauge("kv_blocks_total", "KV cache blocks", Double(engine.blockCount))
+            gauge("pipeline_failed", "1 after a pipeline fault", engine.failure == nil ? 0 : 1)
+            for stage in engine.stageStatistics {
+                let labels = [("stage", String(stage.rank))]
+                gauge("stage_busy_fraction", "Fraction of its lifetime a stage spent in forward passes", stage.busyFraction, labels: labels)
+                gauge("stage_micro_batches_in_flight", "Micro-batches launched and not yet handled", Double(stage.inFlight), labels: labels)
+                gauge("stage_relay_wait_seconds", "Time waiting for executed batches from the relay", stage.relayWaitSeconds, labels: labels)
+            }
         }
+        gauge("model_loaded", "1 once the model has loaded", engine == nil ? 0 : 1)
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)

@@ -1,35 +1,164 @@
 import Foundation
 import Testing
 
-/// `brigade serve` driven by the official `openai` Python client (scripts/checks/openai_client.py), with one stage
-/// and with two.
+/// `brigade serve` as users run it: driven by the official `openai` Python client (scripts/checks/openai_client.py)
+/// with one stage, two, and two MPI processes; stopped by signals; refused a port that is taken.
 @Suite(.serialized) struct ServeTests {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../scripts/checks/openai_client.py").standardized.path
 
     @Test(arguments: [1, 2])
     func theOpenAIClientGetsWhatItExpects(stages: Int) throws {
-        let port = 18_000 + Int(getpid() % 1000) * 2 + stages
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: CLITests.binary)
-        server.arguments = ["serve", "--port", "\(port)", "--pp", "\(stages)", "--transport", "inprocess"]
-        let log = Pipe()
-        server.standardOutput = log
-        server.standardError = log
-        try server.run()
-        defer { if server.isRunning { server.terminate() } }
-        // Wait for /health.
-        var healthy = false
-        for _ in 0..<300 where !healthy {
-            Thread.sleep(forTimeInterval: 0.1)
-            healthy = (try? CLITests.run(["-s", "http://127.0.0.1:\(port)/health"], executable: "curl"))?.stdout == "ok\n"
-        }
-        #expect(healthy, "the server did not come up")
-        let run = try CLITests.run([Self.script, "http://127.0.0.1:\(port)"], executable: "python3")
+        let server = try ServerProcess(["--pp", "\(stages)", "--transport", "inprocess"])
+        defer { server.kill() }
+        try #require(server.waitUntilHealthy(), "the server did not come up:\n\(server.log)")
+        let run = try CLITests.run([Self.script, server.base], executable: "python3")
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
         #expect(run.stdout.contains("all checks passed"))
-        kill(server.processIdentifier, SIGTERM)
-        server.waitUntilExit()
-        #expect(server.terminationStatus == 0, "SIGTERM should shut the server down cleanly")
+        #expect(server.stop() == 0, "SIGTERM should shut the server down cleanly:\n\(server.log)")
+        #expect(server.log.contains(", streamed"), "one log line per streamed request")
+    }
+
+    #if MPI
+    @Test func rankZeroOfAnMPIJobServes() throws {
+        let server = try ServerProcess(["--pp", "2", "--transport", "mpi"], mpiRanks: 2)
+        defer { server.kill() }
+        try #require(server.waitUntilHealthy(), "the server did not come up:\n\(server.log)")
+        let run = try CLITests.run([Self.script, server.base], executable: "python3")
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        let rankZero = try #require(CLITests.processes(withEnvironment: "OMPI_COMM_WORLD_RANK=0", command: "serve"))
+        #expect(server.stop(signalling: rankZero) == 0, "SIGTERM to rank 0 should end the whole job cleanly:\n\(server.log)")
+        #expect(server.log.contains("2 stages over MPI"))
+    }
+    #endif
+
+    @Test func shutdownLetsRequestsFinishWithinTheGracePeriodThenCancelsThem() throws {
+        // 20 ms per micro-batch: about 50 tokens a second.
+        let server = try ServerProcess(["--model", "synthetic:layers=4,stage-ms=20", "--shutdown-grace-seconds", "1.5"])
+        defer { server.kill() }
+        try #require(server.waitUntilHealthy(), "the server did not come up:\n\(server.log)")
+        let short = try Curl(server.base + "/v1/completions", #"{"prompt": "a", "max_tokens": 40, "ignore_eos": true}"#)
+        let long = try Curl(server.base + "/v1/completions", #"{"prompt": "b", "max_tokens": 3000, "ignore_eos": true, "stream": true}"#)
+        Thread.sleep(forTimeInterval: 0.3)
+        kill(server.process.processIdentifier, SIGTERM)
+        Thread.sleep(forTimeInterval: 0.3)
+        let refused = try CLITests.run(["-s", "-o", "/dev/null", "-w", "%{http_code}", server.base + "/health"], executable: "curl")
+        #expect(refused.stdout != "200", "a stopping server takes no new requests")
+        #expect(server.waitForExit() == 0, "\(server.log)")
+        #expect(short.output().contains(#""finish_reason":"length""#), "a request that fits in the grace period finishes")
+        let streamed = long.output()
+        #expect(streamed.contains(#""finish_reason":"abort""#) && streamed.hasSuffix("data: [DONE]\n\n"),
+                "a request still running when the grace period ends is cancelled and its stream closed")
+        #expect(server.log.contains("grace period is over: cancelling 1 requests"), "\(server.log)")
+    }
+
+    @Test func aPortInUseIsAClearError() throws {
+        let first = try ServerProcess(["--model", "synthetic:layers=2"])
+        defer { first.kill() }
+        try #require(first.waitUntilHealthy())
+        let second = try CLITests.run(["serve", "--model", "synthetic:layers=2", "--port", "\(first.port)"])
+        #expect(second.status != 0)
+        #expect(second.stderr.contains("cannot listen on 127.0.0.1:\(first.port)") && second.stderr.contains("--port"), "\(second.stderr)")
+        #expect(first.stop() == 0)
+    }
+}
+
+/// A `brigade serve` (or an mpirun job of it) on a free port, its log in a file (a pipe nobody reads would fill up
+/// and stall the server).
+final class ServerProcess {
+    let process = Process()
+    let port = ServerProcess.freePort()
+    let logFile = NSTemporaryDirectory() + "brigade-serve-\(UUID().uuidString).log"
+
+    init(_ arguments: [String], mpiRanks: Int? = nil) throws {
+        let serve = ["serve", "--port", "\(port)"] + arguments
+        if let mpiRanks {
+            process.executableURL = URL(fileURLWithPath: try CLITests.which("mpirun"))
+            process.arguments = ["-n", "\(mpiRanks)", CLITests.binary] + serve
+            #if MPI
+            process.environment = ProcessInfo.processInfo.environment.merging(MPITests.environment) { $1 }
+            #endif
+        } else {
+            process.executableURL = URL(fileURLWithPath: CLITests.binary)
+            process.arguments = serve
+        }
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+    }
+
+    var base: String { "http://127.0.0.1:\(port)" }
+    var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    /// Polls /health until it answers 200 (the port opens before the model has loaded).
+    func waitUntilHealthy(seconds: Double = 60) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline && process.isRunning {
+            if (try? CLITests.run(["-s", base + "/health"], executable: "curl"))?.stdout == "ok\n" { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
+
+    /// Sends SIGTERM (to `pid`, or the server) and returns the exit status.
+    func stop(signalling pid: Int32? = nil) -> Int32 {
+        Foundation.kill(pid ?? process.processIdentifier, SIGTERM)
+        return waitForExit()
+    }
+
+    /// The exit status, once the server has stopped; kills it if it takes over a minute.
+    func waitForExit() -> Int32 {
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning {
+            Issue.record("the server did not stop within a minute")
+            kill()
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func kill() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: logFile)
+    }
+
+    /// A port nothing listens on now: the kernel's pick for a socket bound to port 0.
+    static func freePort() -> Int {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(socket, pointer, length)
+                return getsockname(socket, pointer, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// A `curl` POST running in the background; `output()` waits for it and returns the response body.
+final class Curl {
+    let process = Process()
+    let out = Pipe()
+    private var data = Data()
+
+    init(_ url: String, _ body: String) throws {
+        process.executableURL = URL(fileURLWithPath: try CLITests.which("curl"))
+        process.arguments = ["-sN", url, "-H", "content-type: application/json", "-d", body]
+        process.standardOutput = out
+        try process.run()
+    }
+
+    func output() -> String {
+        if process.isRunning || data.isEmpty { data = out.fileHandleForReading.readDataToEndOfFile() }
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 }

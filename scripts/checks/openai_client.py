@@ -49,8 +49,17 @@ for bad, error in [(dict(temperature=-1), BadRequestError), (dict(top_p=2), BadR
     except error as e:
         check(e.body and "message" in e.body, f"{bad} -> {type(e).__name__}")
 
-# Greedy outputs of 16 concurrent streams equal the same requests one at a time.
-prompts = [f"Write one sentence about the number {i}." for i in range(16)]
+# Streamed completion chunks carry log-prob offsets into the whole text, as the non-streamed answer does.
+whole = client.completions.create(model=model, prompt="One, two,", max_tokens=8, temperature=0, logprobs=1, echo=True)
+chunks = list(client.completions.create(model=model, prompt="One, two,", max_tokens=8, temperature=0, logprobs=1, echo=True,
+                                        stream=True))
+streamed = [o for c in chunks if c.choices and c.choices[0].logprobs for o in c.choices[0].logprobs.text_offset]
+check(streamed == whole.choices[0].logprobs.text_offset and streamed[0] == len("One, two,"),
+      f"streamed text_offset {streamed} == {whole.choices[0].logprobs.text_offset}")
+check("".join(c.choices[0].text for c in chunks if c.choices) == whole.choices[0].text, "streamed text equals the whole text")
+
+# Greedy outputs of 64 concurrent streams equal the same requests one at a time.
+prompts = [f"Write one sentence about the number {i}." for i in range(64)]
 def run(prompt, stream):
     messages = [{"role": "user", "content": prompt}]
     if not stream:
@@ -58,9 +67,9 @@ def run(prompt, stream):
     return "".join(c.choices[0].delta.content or "" for c in
                    client.chat.completions.create(model=model, messages=messages, max_tokens=12, temperature=0, stream=True))
 alone = [run(p, False) for p in prompts]
-with concurrent.futures.ThreadPoolExecutor(16) as pool:
+with concurrent.futures.ThreadPoolExecutor(len(prompts)) as pool:
     together = list(pool.map(lambda p: run(p, True), prompts))
-check(alone == together, "16 concurrent streams equal the requests run one at a time")
+check(alone == together, f"{len(prompts)} concurrent streams equal the requests run one at a time")
 
 # A client that disconnects mid-stream cancels its request: nothing left running, every KV block free.
 stream = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Tell a long story."}],

@@ -23,12 +23,15 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
     public let contextLength: Int
     /// Key/value width per layer, used only for KV memory accounting (`kv-dim`, 1...1048576, default 64).
     public let kvDim: Int
+    /// Fault injection: the last stage throws once a sequence reaches this position (`fail-at`, 1...16777216, default
+    /// none), so tests and drills can see a pipeline fault from outside.
+    public let failAtPosition: Int?
 
     /// A spec with the given values (defaults as in the string form).
     /// - Throws: `SyntheticSpecError` naming the first value out of range.
     public init(layerCount: Int = 32, stageMilliseconds: [Double] = [0], perTokenMicroseconds: Double = 0,
                 jitter: Double = 0, seed: UInt64 = 0, vocabSize: Int = 512, hiddenSize: Int = 64,
-                contextLength: Int = 4096, kvDim: Int = 64) throws(SyntheticSpecError) {
+                contextLength: Int = 4096, kvDim: Int = 64, failAtPosition: Int? = nil) throws(SyntheticSpecError) {
         try Key.layers.check(Double(layerCount))
         guard !stageMilliseconds.isEmpty else { throw SyntheticSpecError(#"stage-ms needs at least one value"#) }
         for value in stageMilliseconds { try Key.stageMs.check(value) }
@@ -38,6 +41,7 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
         try Key.hidden.check(Double(hiddenSize))
         try Key.context.check(Double(contextLength))
         try Key.kvDim.check(Double(kvDim))
+        if let failAtPosition { try Key.failAt.check(Double(failAtPosition)) }
         self.layerCount = layerCount
         self.stageMilliseconds = stageMilliseconds
         self.perTokenMicroseconds = perTokenMicroseconds
@@ -47,6 +51,7 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
         self.hiddenSize = hiddenSize
         self.contextLength = contextLength
         self.kvDim = kvDim
+        self.failAtPosition = failAtPosition
     }
 
     /// Parses `synthetic` or `synthetic:key=value,...`.
@@ -75,7 +80,7 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
         try self.init(layerCount: int(.layers, 32), stageMilliseconds: stageMs,
                       perTokenMicroseconds: double(.perTokenUs, 0), jitter: double(.jitter, 0), seed: seed,
                       vocabSize: int(.vocab, 512), hiddenSize: int(.hidden, 64), contextLength: int(.context, 4096),
-                      kvDim: int(.kvDim, 64))
+                      kvDim: int(.kvDim, 64), failAtPosition: values[.failAt] == nil ? nil : int(.failAt, 0))
     }
 
     /// The canonical string form: `layers` and `stage-ms` always, other keys when they differ from the default.
@@ -89,6 +94,7 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
         if hiddenSize != 64 { items.append("hidden=\(hiddenSize)") }
         if contextLength != 4096 { items.append("context=\(contextLength)") }
         if kvDim != 64 { items.append("kv-dim=\(kvDim)") }
+        if let failAtPosition { items.append("fail-at=\(failAtPosition)") }
         return "synthetic:" + items.joined(separator: ",")
     }
 
@@ -146,7 +152,7 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
     /// The spec keys, in canonical order, with their accepted ranges.
     enum Key: String, CaseIterable {
         case layers, stageMs = "stage-ms", perTokenUs = "per-token-us", jitter, seed, vocab, hidden, context
-        case kvDim = "kv-dim"
+        case kvDim = "kv-dim", failAt = "fail-at"
 
         var range: (lower: Double, upper: Double, upperIncluded: Bool) {
             switch self {
@@ -159,6 +165,7 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
             case .hidden: (4, 65536, true)
             case .context: (16, 16_777_216, true)
             case .kvDim: (1, 1_048_576, true)
+            case .failAt: (1, 16_777_216, true)
             }
         }
 

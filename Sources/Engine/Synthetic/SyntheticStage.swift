@@ -52,6 +52,9 @@ public struct SyntheticStage: StageModel {
         let advance = Float(layers.count)
         for row in 0..<total { rows[row * width + 2] += advance }
         Self.sleep(delay(batch: batch, tokens: tokens, hidden: hidden))
+        if isLast, let failAt = spec.failAtPosition, let chunk = batch.first(where: { $0.startPosition + $0.tokenCount > failAt }) {
+            throw failure("injected fault: a sequence reached position \(chunk.startPosition + chunk.tokenCount) (fail-at=\(failAt))")
+        }
         return isLast ? .logits(logits(batch: batch, rows: rows)) : .hidden(rows)
     }
 
