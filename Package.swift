@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.11.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // Layer 1: numeric kernels (SIMD, quantized blocks, threads). No dependencies.
@@ -52,16 +54,27 @@ let package = Package(
             ]
         ),
         // Layer 6: the command-line interface.
+        // Layer 5: the client side of `vllm bench serve` (arrivals, streaming timings, vLLM's metrics). No engine.
+        .target(
+            name: "ServingBenchmark",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "BrigadeCLI",
             dependencies: [
-                "Engine", "Transport", "Server", "ChatTemplates",
+                "Engine", "Transport", "Server", "ChatTemplates", "ServingBenchmark",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: simdFlags
         ),
+        .testTarget(name: "ServingBenchmarkTests", dependencies: ["ServingBenchmark", "Server", "Engine", "Transport",
+                                                                  .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: simdFlags),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),

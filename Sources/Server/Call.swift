@@ -139,15 +139,19 @@ struct Call: Sendable {
             var textOffsets = [Int](repeating: call.echoedPrompt.unicodeScalars.count, count: streams.count)
             var note: String?
             do {
-                for index in streams.indices {
-                    if call.parsed.kind == .chat {
-                        try await writer.write(call.event(call.chunk(index, delta: ["role": "assistant", "content": ""])))
-                    } else if call.parsed.echo {
-                        try await writer.write(call.event(call.chunk(index, text: call.parsed.promptText)))
-                    }
-                }
+                var opened = [Bool](repeating: false, count: streams.count)
                 do {
                     for try await (index, output) in events {
+                        if !opened[index] {
+                            // The role (chat) or the echoed prompt opens a choice with its first output, as vLLM
+                            // does, so a client's time to first chunk is its time to first token.
+                            opened[index] = true
+                            if call.parsed.kind == .chat {
+                                try await writer.write(call.event(call.chunk(index, delta: ["role": "assistant", "content": ""])))
+                            } else if call.parsed.echo {
+                                try await writer.write(call.event(call.chunk(index, text: call.parsed.promptText)))
+                            }
+                        }
                         if firstTokens[index] == nil && !output.newTokenIDs.isEmpty { firstTokens[index] = .now }
                         results[index].append(output)
                         let logprobs: Any = call.parsed.wantsLogprobs ? call.logprobs(output.logprobs, textOffset: &textOffsets[index]) : NSNull()

@@ -15,8 +15,60 @@ import Testing
         let run = try CLITests.run([Self.script, server.base], executable: "python3")
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
         #expect(run.stdout.contains("all checks passed"))
+        if stages == 2 {
+            // Prompts built with SmolLM2's tokenizer have exactly the length the server counts.
+            try Self.benchmarkSendsExactLengths(to: server, model: [], inputLength: 48, outputLength: 3, count: 6)
+        }
         #expect(server.stop() == 0, "SIGTERM should shut the server down cleanly:\n\(server.log)")
         #expect(server.log.contains(", streamed"), "one log line per streamed request")
+    }
+
+    @Test func benchServeReportsVLLMMetricsWithExactPromptLengths() throws {
+        let model = ["--model", "synthetic:layers=4,stage-ms=1"]
+        let server = try ServerProcess(model)
+        defer { server.kill() }
+        try #require(server.waitUntilHealthy(), "the server did not come up:\n\(server.log)")
+        try Self.benchmarkSendsExactLengths(to: server, model: model, inputLength: 40, outputLength: 6, count: 24,
+                                            extra: ["--random-range-ratio", "0.5", "--request-rate", "200", "--max-concurrency", "8",
+                                                    "--goodput", "ttft:5000", "tpot:1000"])
+        let chat = try CLITests.run(["bench", "serve", "--url", server.base, "--endpoint", "chat", "--num-prompts", "5",
+                                     "--random-input-len", "10", "--random-output-len", "4", "--ignore-eos"] + model)
+        #expect(chat.status == 0 && chat.stdout.contains("Total generated tokens:                  20"), "\(chat.stdout)\n\(chat.stderr)")
+        #expect(server.stop() == 0)
+    }
+
+    /// Runs `brigade bench serve` against `server`; checks its table and saved JSON, and that the server counted
+    /// exactly the prompt tokens the benchmark says it sent (plus its first test request's).
+    static func benchmarkSendsExactLengths(to server: ServerProcess, model: [String], inputLength: Int, outputLength: Int,
+                                           count: Int, extra: [String] = []) throws {
+        let before = Self.counter("brigade_prompt_tokens_total", at: server.base)
+        let file = NSTemporaryDirectory() + "brigade-bench-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let run = try CLITests.run(["bench", "serve", "--url", server.base, "--num-prompts", "\(count)",
+                                    "--random-input-len", "\(inputLength)", "--random-output-len", "\(outputLength)", "--ignore-eos",
+                                    "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,99",
+                                    "--save-result", "--result-filename", file] + model + extra)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("Successful requests:                     \(count)"), "\(run.stdout)")
+        #expect(run.stdout.contains("P99 E2EL (ms):"))
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any])
+        let inputs = result["input_lens"] as? [Int] ?? []
+        #expect(result["completed"] as? Int == count && result["failed"] as? Int == 0)
+        let outputs = result["output_lens"] as? [Int] ?? []
+        #expect(result["total_output_tokens"] as? Int == outputs.reduce(0, +) && outputs.count == count)
+        if !extra.contains("--random-range-ratio") { #expect(outputs.allSatisfy { $0 == outputLength }) }
+        #expect(result["total_input_tokens"] as? Int == inputs.reduce(0, +))
+        for key in ["mean_ttft_ms", "p99_tpot_ms", "median_itl_ms", "p50_e2el_ms", "request_throughput", "output_throughput"] {
+            #expect(result[key] is Double, "\(key) missing")
+        }
+        let after = Self.counter("brigade_prompt_tokens_total", at: server.base)
+        #expect(after - before == Double(inputs.reduce(0, +) + (inputs.first ?? 0)), "server-side prompt tokens")
+    }
+
+    static func counter(_ name: String, at base: String) -> Double {
+        let text = (try? CLITests.run(["-s", base + "/metrics"], executable: "curl"))?.stdout ?? ""
+        let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
     }
 
     #if MPI
