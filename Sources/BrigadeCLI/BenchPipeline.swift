@@ -78,6 +78,7 @@ struct BenchPipeline: AsyncParsableCommand {
             // On MPI ranks other than 0 this runs the rank's share of the mode's pipeline and returns nil.
             guard let running = try engine.startEngine(pipeline, options: options) else { continue }
             runs.append(try await measure(mode: mode, engine: running, prompts: prompts))
+            engine.saveTrace(running.options.trace, variant: try parsedModes.count > 1 ? mode : nil)
         }
         engine.finishTransport()
         if !runs.isEmpty { report(runs, pipeline: pipeline, hops: hops) }

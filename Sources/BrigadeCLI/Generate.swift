@@ -105,6 +105,7 @@ struct Session {
     /// Stops the engine (and every rank) and the transport.
     func close() {
         engine.shutdown(drain: false)
+        engineOptions.saveTrace(engine.options.trace)
         engineOptions.finishTransport()
     }
 

@@ -119,6 +119,8 @@ struct EngineOptionGroup: ParsableArguments {
     var ppWatchdogSeconds = 300.0
     @Option(help: "How the stages connect: inprocess (threads), mpi (one process per stage: mpirun -n <pp> brigade … --transport mpi), or auto (mpi when started by mpirun).")
     var transport: TransportChoice = .auto
+    @Option(help: ArgumentHelp("Write every rank's timeline (Chrome trace / Perfetto JSON) here when the engine stops; draw it with `brigade trace render` or open it in ui.perfetto.dev. Over MPI, rank N > 0 writes FILE-rankN.json.", valueName: "file.json"))
+    var trace: String?
 
     func validate() throws {
         guard maxNumBatchedTokens >= 1 else { throw ValidationError("--max-num-batched-tokens must be at least 1") }
@@ -187,6 +189,7 @@ struct EngineOptionGroup: ParsableArguments {
             o.partition = try partition
             o.asynchronous = try asynchronous
             o.watchdogSeconds = ppWatchdogSeconds
+            o.trace = trace == nil ? nil : PipelineTrace()
             return o
         }
     }

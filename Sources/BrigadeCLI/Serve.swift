@@ -63,7 +63,10 @@ struct Serve: AsyncParsableCommand {
             let engine = try await load(into: state, logger: logger, shutdown: shutdown)
             try await tasks.waitForAll()
             logger.info("stopped taking requests; stopping the pipeline")
-            if let engine { try await onThread { engine.shutdown(drain: false) } }
+            if let engine {
+                try await onThread { engine.shutdown(drain: false) }
+                self.engine.saveTrace(engine.options.trace)
+            }
             self.engine.finishTransport()
         }
     }

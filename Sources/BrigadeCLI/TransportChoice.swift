@@ -41,6 +41,7 @@ extension EngineOptionGroup {
         guard world.rank > 0 else { return try InferenceEngine(model: model, options: options, communicators: [world]) }
         do {
             _ = try PipelineWorker.run(model: model, options: options, communicator: world)
+            saveTrace(options.trace, rank: world.rank)
         } catch is PartitionError {
             // Every rank checks the same options and rank 0 reports this one; give it time to print and exit
             // (mpirun then stops this process) so the launch fails with one message.
@@ -95,6 +96,22 @@ extension EngineOptionGroup {
         #else
         return try load()
         #endif
+    }
+
+    /// Writes `trace` (if tracing) to `--trace`, or for rank N > 0 to FILE-rankN.json; `variant` names one of several
+    /// engines of one command (FILE-variant.json).
+    func saveTrace(_ trace: PipelineTrace?, rank: Int = 0, variant: String? = nil) {
+        guard let trace, let base = self.trace else { return }
+        let url = URL(fileURLWithPath: base)
+        let stem = url.deletingPathExtension().path, suffix = url.pathExtension.isEmpty ? "json" : url.pathExtension
+        let path = stem + (variant.map { "-\($0)" } ?? "") + (rank > 0 ? "-rank\(rank)" : "") + "." + suffix
+        do {
+            try trace.chromeTraceJSON().write(to: URL(fileURLWithPath: path))
+            let dropped = trace.droppedCount > 0 ? " (\(trace.droppedCount) more dropped: the trace is full)" : ""
+            FileHandle.standardError.write(Data("trace: \(trace.spanCount) spans written to \(path)\(dropped); draw it with `brigade trace render \(path)`\n".utf8))
+        } catch {
+            FileHandle.standardError.write(Data("error: cannot write the trace to \(path): \(error.localizedDescription)\n".utf8))
+        }
     }
 
     /// Ends MPI, once every engine and worker of this process has stopped.

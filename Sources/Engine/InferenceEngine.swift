@@ -30,6 +30,8 @@ public struct EngineOptions: Sendable {
     public var observer: (any PipelineObserver)?
     /// KV blocks per rank instead of the count derived from `kvCacheMiB` (to test ranks configured differently).
     public var kvBlocksByRank: [Int]?
+    /// Records every hosted rank's timeline (see `PipelineTrace`); nil records nothing.
+    public var trace: PipelineTrace?
 
     public init() {}
 

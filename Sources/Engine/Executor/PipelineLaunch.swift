@@ -32,7 +32,8 @@ final class PipelineLaunch: Sendable {
             let layers = partition.ranges[rank]
             let blocks = options.kvBlocksByRank?[rank] ?? blockCount
             let relay = Relay(rank: rank, size: stages, channel: try communicator?.duplicate(), lifeline: lifeline,
-                              slotCount: options.slotCount(stages: stages))
+                              slotCount: options.slotCount(stages: stages), trace: options.trace)
+            options.trace?.describe(rank: rank, layers: layers)
             let stage = try model.makeStage(rank: rank, stageCount: stages, layers: layers, blockSize: options.blockSize,
                                             blockCount: blocks)
             setups.append(RankSetup(rank: rank, size: stages, layers: layers, stage: stage, model: model,

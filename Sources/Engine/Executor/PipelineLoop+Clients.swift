@@ -1,3 +1,4 @@
+import Foundation
 import Model
 
 /// Rank 0's client bookkeeping: which stream belongs to which request, and the engine-wide counters.
@@ -53,6 +54,7 @@ extension PipelineLoop {
             })
         }
         try lifeline.check()
+        let scheduling = DispatchTime.now().uptimeNanoseconds
         for (offset, (request, output)) in submitted.enumerated() {
             var request = request
             if request.sampling.seed == nil { request.sampling.seed = UInt64.random(in: 0...UInt64.max) }
@@ -86,6 +88,10 @@ extension PipelineLoop {
         }
         try table.apply(plan, rank: rank)
         if setup.size > 1 { try passDownstream(plan.encoded(), tag: .schedule, slots: &planSends) }
+        if !plan.chunks.isEmpty || !plan.admitted.isEmpty || !plan.cancelled.isEmpty {
+            traced(.schedule, since: scheduling, batch: plan.chunks.isEmpty ? nil : iteration,
+                   detail: "\(plan.chunks.count) chunks, \(plan.chunks.reduce(0) { $0 + $1.count }) tokens")
+        }
         return plan
     }
 

@@ -99,7 +99,7 @@ final class PipelineLoop {
     private func receivePlan() throws -> IterationPlan {
         let idle = table.isEmpty && outstanding == 0
         setup.monitor.checkpoint(.plan, iteration: iteration, idle: idle)
-        let bytes = try timed(idle ? \.idleSeconds : \.upstreamWaitSeconds) {
+        let bytes = try timed(idle ? \.idleSeconds : \.upstreamWaitSeconds, idle ? nil : .waitPlan) {
             try upstream.receive(from: rank - 1, tag: .schedule, watching: lifeline)
         }
         try passDownstream(bytes, tag: .schedule, slots: &planSends)
@@ -155,7 +155,7 @@ final class PipelineLoop {
         var hidden: [Float] = []
         if !isFirst {
             setup.monitor.checkpoint(.activations, iteration: iteration)
-            let bytes = try timed(\.upstreamWaitSeconds) {
+            let bytes = try timed(\.upstreamWaitSeconds, .waitActivations, batch: iteration) {
                 try upstream.receive(from: rank - 1, tag: .activations, watching: lifeline)
             }
             var reader = WireReader(bytes)
@@ -163,7 +163,7 @@ final class PipelineLoop {
         }
         setup.monitor.checkpoint(.forward, iteration: iteration)
         var batch = ExecutedBatch(iteration: iteration, sampling: sampling)
-        try timed(\.forwardSeconds) {
+        try timed(\.forwardSeconds, .forward, batch: iteration) {
             let output = try setup.stage.forward(batch: chunks, tokens: tokens, hidden: hidden)
             switch (output, isLast) {
             case (.hidden(let activations), false):
@@ -219,7 +219,7 @@ final class PipelineLoop {
     private func countExecuted(launched: Bool) throws -> Int {
         guard isFirst else {
             setup.monitor.checkpoint(.receiveCount, iteration: iteration)
-            let bytes = try timed(\.upstreamWaitSeconds) {
+            let bytes = try timed(\.upstreamWaitSeconds, .waitCount) {
                 try upstream.receive(from: rank - 1, tag: .executedCount, watching: lifeline)
             }
             try passDownstream(bytes, tag: .executedCount, slots: &countSends)
@@ -233,7 +233,7 @@ final class PipelineLoop {
         var minimum = max(0, outstanding - (slotLimit - 1))
         if !launched && outstanding > 0 { minimum = max(minimum, 1) }
         setup.monitor.checkpoint(.count, iteration: iteration)
-        let available = try timed(\.relayWaitSeconds) {
+        let available = try timed(\.relayWaitSeconds, minimum > 0 ? .waitRelay : nil) {
             try setup.relay.output.waitForCount(atLeast: minimum, watching: lifeline)
         }
         let count = setup.options.asynchronous ? available : minimum
@@ -249,7 +249,9 @@ final class PipelineLoop {
     /// Handles the next `count` executed batches, FIFO; returns their iterations.
     private func handle(_ count: Int) throws -> [Int] {
         setup.monitor.checkpoint(.handle, iteration: iteration)
+        let start = DispatchTime.now().uptimeNanoseconds
         var handled: [Int] = []
+        defer { if count > 0 { traced(.handle, since: start, detail: handled.map(String.init).joined(separator: ",")) } }
         for _ in 0..<count {
             let batch = try timed(\.relayWaitSeconds) { try setup.relay.output.take(watching: lifeline) }
             guard let state = batch.state, state.entries.count == batch.sampling.count else {
@@ -325,10 +327,23 @@ final class PipelineLoop {
         try slots.send(slot: iteration) { () throws(TransportError) in try channel.send(bytes, to: next, tag: tag) }
     }
 
-    /// Runs `body`, adding its duration to a statistics counter.
-    func timed<T>(_ counter: WritableKeyPath<StageStatistics, Double>, _ body: () throws -> T) throws -> T {
+    /// Runs `body`, adding its duration to a statistics counter and, when tracing, recording it as `activity`.
+    func timed<T>(_ counter: WritableKeyPath<StageStatistics, Double>, _ activity: PipelineTrace.Activity? = nil,
+                  batch: Int? = nil, _ body: () throws -> T) throws -> T {
         let start = DispatchTime.now().uptimeNanoseconds
-        defer { statistics[keyPath: counter] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        defer {
+            let end = DispatchTime.now().uptimeNanoseconds
+            statistics[keyPath: counter] += Double(end - start) / 1e9
+            if let activity, let trace = setup.options.trace {
+                trace.record(activity, rank: rank, from: start, to: end, batch: batch)
+            }
+        }
         return try body()
+    }
+
+    /// Records `activity` from `start` until now, when tracing.
+    func traced(_ activity: PipelineTrace.Activity, since start: UInt64, batch: Int? = nil, detail: @autoclosure () -> String? = nil) {
+        guard let trace = setup.options.trace else { return }
+        trace.record(activity, rank: rank, from: start, to: DispatchTime.now().uptimeNanoseconds, batch: batch, detail: detail())
     }
 }

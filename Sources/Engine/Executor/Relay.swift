@@ -26,6 +26,7 @@ final class Relay: Sendable {
     let channel: (any Communicator)?
     let lifeline: Lifeline
     let slotCount: Int
+    let trace: PipelineTrace?
     /// Executed batches from the loop; `nil` is the sentinel that stops the thread.
     let input = BlockingQueue<ExecutedBatch?>()
     /// Batches with their sample state, in execution order, for the loop's step 7.
@@ -34,7 +35,8 @@ final class Relay: Sendable {
     /// The last rank's sends to rank 0 (made from its loop thread).
     private let directSends: Mutex<SendSlots>
 
-    init(rank: Int, size: Int, channel: (any Communicator)?, lifeline: Lifeline, slotCount: Int) {
+    init(rank: Int, size: Int, channel: (any Communicator)?, lifeline: Lifeline, slotCount: Int, trace: PipelineTrace? = nil) {
+        self.trace = trace
         self.rank = rank
         self.size = size
         self.channel = channel
@@ -95,7 +97,9 @@ final class Relay: Sendable {
             while let item = try input.take(watching: lifeline) {
                 var batch = item
                 if batch.state == nil {
+                    let waiting = PipelineTrace.now
                     let bytes = try channel.receive(from: previous, tag: .sampleState, watching: lifeline)
+                    trace?.record(.relayReceive, rank: rank, onRelay: true, from: waiting, to: PipelineTrace.now, batch: batch.iteration)
                     let state = try SampleState(decoding: bytes)
                     guard state.iteration == batch.iteration, state.entries.count == batch.sampling.count else {
                         throw PipelineFailure(message: "rank \(rank) relay expected the sample state of iteration "
