@@ -54,6 +54,8 @@ let package = Package(
             ]
         ),
         // Layer 6: the command-line interface.
+        // Layer 5: pictures of runs: Chrome-trace reading and checking, SVG Gantt and line charts. No dependencies.
+        .target(name: "Charts"),
         // Layer 5: the client side of `vllm bench serve` (arrivals, streaming timings, vLLM's metrics). No engine.
         .target(
             name: "ServingBenchmark",
@@ -66,13 +68,14 @@ let package = Package(
         .executableTarget(
             name: "BrigadeCLI",
             dependencies: [
-                "Engine", "Transport", "Server", "ChatTemplates", "ServingBenchmark",
+                "Engine", "Transport", "Server", "ChatTemplates", "ServingBenchmark", "Charts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: simdFlags
         ),
+        .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "ServingBenchmarkTests", dependencies: ["ServingBenchmark", "Server", "Engine", "Transport",
                                                                   .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: simdFlags),
@@ -86,7 +89,7 @@ let package = Package(
             dependencies: ["Server", "Engine", "Transport", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
         // Runs the built `brigade` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["BrigadeCLI"]),
+        .testTarget(name: "CLITests", dependencies: ["BrigadeCLI", "Charts"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -25,11 +25,16 @@ struct BenchPipeline: AsyncParsableCommand {
     @Option(help: "Prompt length of every request, in tokens.") var promptTokens = 16
     @Option(help: "Tokens every request generates.") var outputTokens = 32
     @Option(help: "Comma-separated executor modes to run: async, sync.") var modes = "async,sync"
+    @Option(help: ArgumentHelp("Stage splits to compare side by side, separated by ';': default, auto (measured, see `brigade plan`) or layer counts, e.g. \"default;auto;4,5,1\".", valueName: "splits"))
+    var partitions: String?
     @Option(help: "Seed of the random prompts.") var seed: UInt64 = 0
     @Flag(help: "Print one JSON object instead of tables.") var json = false
 
     struct Run {
         let mode: String
+        /// The stage split, when several are compared.
+        var split: String?
+        var label: String { split.map { "\(mode) \($0)" } ?? mode }
         let wallSeconds: Double
         let generated: Int
         let stages: [StageStatistics]
@@ -43,6 +48,8 @@ struct BenchPipeline: AsyncParsableCommand {
             throw ValidationError("--requests, --prompt-tokens and --output-tokens must be at least 1")
         }
         _ = try parsedModes
+        if partitions != nil && engine.ppPartition != nil { throw ValidationError("give --partitions or --pp-partition, not both") }
+        if let partitions, partitions.split(separator: ";").isEmpty { throw ValidationError("--partitions lists no split") }
     }
 
     var parsedModes: [String] {
@@ -72,16 +79,40 @@ struct BenchPipeline: AsyncParsableCommand {
         }
         let hops = try hopLatencies()
         var runs: [Run] = []
-        for mode in try parsedModes {
-            var options = try engine.options
-            options.asynchronous = mode == "async"
-            // On MPI ranks other than 0 this runs the rank's share of the mode's pipeline and returns nil.
-            guard let running = try engine.startEngine(pipeline, options: options) else { continue }
-            runs.append(try await measure(mode: mode, engine: running, prompts: prompts))
-            engine.saveTrace(running.options.trace, variant: try parsedModes.count > 1 ? mode : nil)
+        let splits = try partitions.map { try resolve($0, pipeline: pipeline) } ?? [(nil, nil)]
+        for (name, split) in splits {
+            for mode in try parsedModes {
+                var options = try engine.options
+                options.asynchronous = mode == "async"
+                if name != nil { options.partition = split }
+                // On MPI ranks other than 0 this runs the rank's share of the mode's pipeline and returns nil.
+                guard let running = try engine.startEngine(pipeline, options: options) else { continue }
+                var run = try await measure(mode: mode, engine: running, prompts: prompts)
+                run.split = name.map { "\($0) (\(running.partition))" }
+                runs.append(run)
+                let variants = [try parsedModes.count > 1 ? mode : nil, splits.count > 1 ? name : nil].compactMap { $0 }
+                engine.saveTrace(running.options.trace, variant: variants.isEmpty ? nil : variants.joined(separator: "-"))
+            }
         }
         engine.finishTransport()
         if !runs.isEmpty { report(runs, pipeline: pipeline, hops: hops) }
+    }
+
+    /// `--partitions`: each split's name and layer counts (nil: the default split).
+    private func resolve(_ text: String, pipeline: any PipelineModel) throws -> [(String?, [Int]?)] {
+        try text.split(separator: ";").map { item in
+            let name = item.trimmingCharacters(in: .whitespaces)
+            switch name {
+            case "default": return (name, nil)
+            case "auto": return (name, try engine.agreedAutoPartition(pipeline, stages: engine.pp))
+            default:
+                do {
+                    return (name, try StagePartition(parsing: name, layerCount: pipeline.layerCount).layerCounts)
+                } catch {
+                    throw ValidationError("--partitions: \(error)")
+                }
+            }
+        }
     }
 
     /// Over MPI: the one-way latency of a small message from rank 0 to each other rank (every rank takes part).
@@ -129,6 +160,7 @@ struct BenchPipeline: AsyncParsableCommand {
 
     private func report(_ runs: [Run], pipeline: any PipelineModel, hops: [Double]) {
         let ratio: Double? = {
+            guard partitions == nil else { return nil }
             guard let async = runs.first(where: { $0.mode == "async" }), let sync = runs.first(where: { $0.mode == "sync" }) else { return nil }
             return async.tokensPerSecond / sync.tokensPerSecond
         }()
@@ -137,7 +169,7 @@ struct BenchPipeline: AsyncParsableCommand {
                 "model": pipeline.name, "pp": engine.pp, "requests": requests, "prompt_tokens": promptTokens,
                 "output_tokens": outputTokens, "max_num_seqs": engine.maxNumSeqs,
                 "runs": runs.map { run -> [String: Any] in
-                    ["mode": run.mode, "wall_seconds": run.wallSeconds, "generated_tokens": run.generated,
+                    ["mode": run.mode, "split": run.split ?? NSNull(), "wall_seconds": run.wallSeconds, "generated_tokens": run.generated,
                      "tokens_per_second": run.tokensPerSecond, "bottleneck_utilization": run.bottleneckUtilization,
                      "stage_busy": run.busy, "max_in_flight": run.stages.first?.maxInFlight ?? 0,
                      "micro_batches": run.stages.first?.microBatches ?? 0]
@@ -153,20 +185,27 @@ struct BenchPipeline: AsyncParsableCommand {
         print("model: \(pipeline.name)")
         print("pp \(engine.pp), \(requests) requests × (\(promptTokens) prompt + \(outputTokens) output tokens), "
               + "--max-num-seqs \(engine.maxNumSeqs)\n")
-        print("mode    wall s   tokens/s   bottleneck util   max in flight   stage busy")
+        let width = max(6, runs.map(\.label.count).max() ?? 0)
+        print("mode".padding(toLength: width, withPad: " ", startingAt: 0) + "  wall s   tokens/s   bottleneck util   max in flight   stage busy")
         for run in runs {
             let busy = run.busy.map { String(format: "%.3f", $0) }.joined(separator: " ")
-            print(run.mode.padding(toLength: 6, withPad: " ", startingAt: 0)
+            print(run.label.padding(toLength: width, withPad: " ", startingAt: 0)
                   + String(format: "  %6.2f  %9.1f   %15.3f   %13d   ", run.wallSeconds, run.tokensPerSecond,
                            run.bottleneckUtilization, run.stages.first?.maxInFlight ?? 0) + busy)
         }
         if let ratio { print(String(format: "\nasync / sync throughput: %.3f×", ratio)) }
+        if partitions != nil, let first = runs.first {
+            for run in runs.dropFirst() where run.mode == first.mode {
+                print(String(format: "\n%@ / %@ throughput: %.3f×, bottleneck utilization %.3f vs %.3f", run.label, first.label,
+                             run.tokensPerSecond / first.tokensPerSecond, run.bottleneckUtilization, first.bottleneckUtilization))
+            }
+        }
         if !hops.isEmpty {
             print("one-way latency of a small message from rank 0 (median of 64 round trips / 2): "
                   + hops.enumerated().map { String(format: "rank %d %.1f µs", $0.offset + 1, $0.element * 1e6) }.joined(separator: ", "))
         }
         for run in runs {
-            print("\n\(run.mode):")
+            print("\n\(run.label):")
             print(StageTable(run.stages, wallSeconds: run.wallSeconds).text, terminator: "")
         }
     }

@@ -11,7 +11,7 @@ struct ModelOptions: ParsableArguments {
         "Model to load: a .gguf file, a Hugging Face directory (config.json + *.safetensors + tokenizer.json), or "
             + "synthetic:KEY=VALUE,… (stages that sleep instead of computing, for testing the pipeline).",
         discussion: "Default: $BRIGADE_MODEL, else ~/.cache/brigade/models/SmolLM2-135M-Instruct.Q4_1.gguf. Synthetic keys: "
-            + "layers, stage-ms (one value, or one per stage), per-token-us, jitter, seed, vocab, hidden, context, kv-dim, "
+            + "layers, stage-ms (one value, or one per stage), layer-ms (one value, or one per layer), per-token-us, jitter, seed, vocab, hidden, context, kv-dim, "
             + "fail-at (the last stage throws when a sequence reaches that position); "
             + "e.g. synthetic:layers=32,stage-ms=10,10,10,15,per-token-us=20,jitter=0.2",
         valueName: "path"))
@@ -111,7 +111,7 @@ struct EngineOptionGroup: ParsableArguments {
     var kvCacheFraction: Double?
     @Option(help: "Tokens per KV cache block.") var blockSize = 16
     @Option(help: "Pipeline stages: split the model's layers over N ranks (threads of this process).") var pp = 1
-    @Option(help: ArgumentHelp("Layers per stage, e.g. 8,8,7,7 (default: balanced by compute cost).", valueName: "counts"))
+    @Option(help: ArgumentHelp("Layers per stage, e.g. 8,8,7,7, or auto: time every layer on this machine and split by the measurements (default: balanced by estimated compute cost).", valueName: "counts|auto"))
     var ppPartition: String?
     @Flag(help: "Sync pipeline mode: at most --pp micro-batches in flight, rank 0 waits for the oldest each iteration (token-identical; for debugging). Same as BRIGADE_PP_ASYNC=0.")
     var ppSync = false
@@ -141,9 +141,12 @@ struct EngineOptionGroup: ParsableArguments {
         _ = try asynchronous
     }
 
+    /// `--pp-partition auto`: the split comes from a profile of the loaded model (see `startEngine`).
+    var isAutoPartition: Bool { ppPartition?.trimmingCharacters(in: .whitespaces).lowercased() == "auto" }
+
     var partition: [Int]? {
         get throws {
-            guard let ppPartition else { return nil }
+            guard let ppPartition, !isAutoPartition else { return nil }
             let counts = ppPartition.split(separator: ",", omittingEmptySubsequences: false).map {
                 Int($0.trimmingCharacters(in: .whitespaces))
             }

@@ -31,6 +31,8 @@ extension EngineOptionGroup {
     /// The engine for rank 0. On the other ranks of an MPI launch this runs the rank's share of the pipeline until
     /// rank 0 stops it and returns nil (those ranks print nothing but errors).
     func startEngine(_ model: any PipelineModel, options: EngineOptions) throws -> InferenceEngine? {
+        var options = options
+        if isAutoPartition && options.pipelineStages > 1 { options.partition = try agreedAutoPartition(model, stages: options.pipelineStages) }
         guard usesMPI else { return try InferenceEngine.inProcess(model: model, options: options) }
         #if MPI
         let world = try MPIRuntime.world()

@@ -79,3 +79,46 @@ import Transport
         #expect(full.spanCount == 3 && full.droppedCount > 0, "a full trace keeps its capacity and counts the rest")
     }
 }
+
+/// `--pp-partition auto`: measured layer times and the split they imply.
+@Suite struct LayerProfileTests {
+    /// The smallest possible slowest stage over every contiguous split (small cases only).
+    static func bestBottleneck(_ costs: [Double], stages: Int) -> Double {
+        func best(_ start: Int, _ stages: Int) -> Double {
+            guard stages > 1 else { return costs[start...].reduce(0, +) }
+            var result = Double.infinity
+            for end in (start + 1)...(costs.count - stages + 1) {
+                result = min(result, max(costs[start..<end].reduce(0, +), best(end, stages - 1)))
+            }
+            return result
+        }
+        return best(0, stages)
+    }
+
+    @Test func theProfileFindsTheOptimalSplitOfUnevenLayers() throws {
+        // Layer 9's cost is the head's: a model whose last stage the default (equal-layer) split overloads.
+        let layerMs = [2.0, 2, 2, 2, 2, 2, 2, 2, 2, 12]
+        let model = SyntheticModel(spec: try SyntheticSpec(layerCount: 10, layerMilliseconds: layerMs))
+        let profile = try LayerProfile.measure(model, batchSize: 2, repetitions: 3)
+        for (measured, known) in zip(profile.layerSeconds, layerMs) {
+            #expect(measured >= known / 1000 && measured < known / 1000 + 0.002, "measured \(measured) s for a \(known) ms layer")
+        }
+        for stages in [2, 3, 4] {
+            let split = try profile.partition(stages: stages)
+            let bottleneck = split.stageCosts(layerMs).max()!
+            #expect(bottleneck == Self.bestBottleneck(layerMs, stages: stages), "\(stages) stages: \(split)")
+            let standard = try StagePartition.balanced(layerCount: 10, stages: stages, costs: model.costs)
+            if stages < 4 { #expect(bottleneck < standard.stageCosts(layerMs).max()!, "auto beats the equal-layer split at \(stages) stages") }
+        }
+        #expect(try profile.partition(stages: 2).layerCounts == [7, 3])
+    }
+
+    @Test func perLayerCostsReduceToTheAnalyticSplit() throws {
+        let costs = StageCosts(layer: 3.5, embedding: 0, head: 28.3)
+        for stages in 1...6 {
+            #expect(try StagePartition.balanced(layerCosts: costs.perLayer(30), stages: stages)
+                    == StagePartition.balanced(layerCount: 30, stages: stages, costs: costs))
+        }
+        #expect(try StagePartition(layerCounts: [2, 1], layerCount: 3).stageCosts([1, 2, 4]) == [3, 4])
+    }
+}

@@ -35,6 +35,7 @@ import Testing
         "synthetic:layers=7,stage-ms=0.1,1e-05,3,per-token-us=0.125,jitter=0.999,seed=99,vocab=8,hidden=4,context=16,kv-dim=3",
         "synthetic:stage-ms=600000,per-token-us=1000000,vocab=1000000,hidden=65536,context=16777216,kv-dim=1048576",
         "synthetic:layers=2,fail-at=40",
+        "synthetic:layers=3,layer-ms=1,2.5,4",
     ])
     func descriptionRoundTrips(text: String) throws {
         let spec = try SyntheticSpec(parsing: text)
@@ -52,7 +53,7 @@ import Testing
         ("", #""" does not start with "synthetic""#),
         ("llama:layers=3", #""llama:layers=3" does not start with "synthetic""#),
         ("synthetics", #"does not start with "synthetic:""#),
-        ("synthetic:foo=1", #"unknown key "foo" (known: layers, stage-ms, per-token-us, jitter, seed, vocab, hidden, context, kv-dim, fail-at)"#),
+        ("synthetic:foo=1", #"unknown key "foo" (known: layers, stage-ms, layer-ms, per-token-us, jitter, seed, vocab, hidden, context, kv-dim, fail-at)"#),
         ("synthetic:stage-ms=x", #"stage-ms value "x" is not a number"#),
         ("synthetic:stage-ms=1,x", #"stage-ms value "x" is not a number"#),
         ("synthetic:stage-ms=1,-2", "stage-ms value -2 is out of range (accepted: a number in 0...600000)"),
@@ -61,6 +62,7 @@ import Testing
         ("synthetic:layers=3,layers=4", #"duplicate key "layers""#),
         ("synthetic:layers=", "layers has an empty value (accepted: an integer in 1...65536)"),
         ("synthetic:layers=0", "layers value 0 is out of range (accepted: an integer in 1...65536)"),
+        ("synthetic:layers=3,layer-ms=1,2", "layer-ms lists 2 times but the model has 3 layers (give one value, or one per layer)"),
         ("synthetic:fail-at=0", "fail-at value 0 is out of range (accepted: an integer in 1...16777216)"),
         ("synthetic:layers=2.5", #"layers value "2.5" is not an integer"#),
         ("synthetic:layers=99999999999999999999999", "is not an integer"),

@@ -27,6 +27,16 @@ public struct StageCosts: Sendable, Equatable {
         self.embedding = embedding
         self.head = head
     }
+
+    /// Per-layer costs of a model of `layerCount` layers: the embedding counted on the first, the head on the last.
+    public func perLayer(_ layerCount: Int) -> [Double] {
+        var costs = [Double](repeating: layer, count: layerCount)
+        if layerCount > 0 {
+            costs[0] += embedding
+            costs[layerCount - 1] += head
+        }
+        return costs
+    }
 }
 
 /// A model the pipeline executor can split into stages: what every rank must agree on, and a factory for one rank's

@@ -30,15 +30,23 @@ public struct StagePartition: Sendable, Equatable, CustomStringConvertible {
     /// counting the embedding on the first stage and the head (final norm, output projection, sampling) on the last.
     /// Ties prefer putting extra layers on earlier stages.
     public static func balanced(layerCount: Int, stages: Int, costs: StageCosts) throws(PartitionError) -> StagePartition {
+        try balanced(layerCosts: costs.perLayer(layerCount), stages: stages)
+    }
+
+    /// The contiguous split that minimises the most expensive stage, a stage costing the sum of its layers' costs
+    /// (the first layer's cost includes the embedding, the last layer's the head: they always sit on the first and
+    /// last stage). Ties prefer putting extra layers on earlier stages.
+    public static func balanced(layerCosts: [Double], stages: Int) throws(PartitionError) -> StagePartition {
+        let layerCount = layerCosts.count
         guard stages >= 1 else { throw PartitionError("--pp must be at least 1, got \(stages)") }
         guard stages <= layerCount else {
             throw PartitionError("--pp \(stages) needs at least one layer per stage but the model has \(layerCount) layers")
         }
+        var prefix = [0.0]
+        for cost in layerCosts { prefix.append(prefix[prefix.count - 1] + cost) }
         // best[s][l]: the smallest possible maximum stage cost when the first s stages hold the first l layers.
-        func cost(_ stage: Int, _ layers: Int) -> Double {
-            Double(layers) * costs.layer + (stage == 0 ? costs.embedding : 0) + (stage == stages - 1 ? costs.head : 0)
-        }
         let infinity = Double.infinity
+        let tolerance = 1e-9 * max(1, prefix[layerCount])
         var best = Array(repeating: Array(repeating: infinity, count: layerCount + 1), count: stages + 1)
         var cut = Array(repeating: Array(repeating: 0, count: layerCount + 1), count: stages + 1)
         best[0][0] = 0
@@ -46,8 +54,8 @@ public struct StagePartition: Sendable, Equatable, CustomStringConvertible {
             for l in s...layerCount {
                 // The last of these s stages holds layers j..<l; prefer the largest j on ties (later stages lighter).
                 for j in stride(from: l - 1, through: s - 1, by: -1) where best[s - 1][j] < infinity {
-                    let candidate = max(best[s - 1][j], cost(s - 1, l - j))
-                    if candidate < best[s][l] - 1e-12 {
+                    let candidate = max(best[s - 1][j], prefix[l] - prefix[j])
+                    if candidate < best[s][l] - tolerance {
                         best[s][l] = candidate
                         cut[s][l] = j
                     }
@@ -61,6 +69,11 @@ public struct StagePartition: Sendable, Equatable, CustomStringConvertible {
             end = cut[s][end]
         }
         return try StagePartition(layerCounts: counts.reversed(), layerCount: layerCount)
+    }
+
+    /// Each stage's cost under `layerCosts` (see `balanced(layerCosts:stages:)`).
+    public func stageCosts(_ layerCosts: [Double]) -> [Double] {
+        ranges.map { range in range.reduce(0) { $0 + (layerCosts.indices.contains($1) ? layerCosts[$1] : 0) } }
     }
 
     /// Parses `8,8,7,7`.

@@ -51,8 +51,10 @@ public struct SyntheticModel: PipelineModel {
             throw SyntheticSpecError(
                 "stage-ms lists \(times.count) times but the pipeline has \(stageCount) stages (give one value, or one per stage)")
         }
+        let perLayer = spec.layerMilliseconds
+        let layerTime = layers.reduce(0.0) { $0 + (perLayer.count == 1 ? perLayer[0] : perLayer[$1]) }
         return SyntheticStage(spec: spec, rank: rank, stageCount: stageCount, layers: layers,
-                              milliseconds: times.count == 1 ? times[0] : times[rank])
+                              milliseconds: (times.count == 1 ? times[0] : times[rank]) + layerTime)
     }
 
     /// A detokenizer that renders token `t` as `"t<t> "`.

@@ -9,6 +9,9 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
     /// Milliseconds each stage sleeps per micro-batch (`stage-ms`, each 0...600000, default `[0]`): one value for
     /// every stage, or one per stage.
     public let stageMilliseconds: [Double]
+    /// Milliseconds each layer adds to its stage's sleep per micro-batch (`layer-ms`, each 0...600000, default `[0]`):
+    /// one value for every layer, or one per layer, so uneven layers can be modelled.
+    public let layerMilliseconds: [Double]
     /// Extra microseconds a stage sleeps per token in the micro-batch (`per-token-us`, 0...1000000, default 0).
     public let perTokenMicroseconds: Double
     /// Each stage time is multiplied by a factor uniform in `[1 - jitter, 1 + jitter]` (`jitter`, [0, 1), default 0).
@@ -29,12 +32,16 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
 
     /// A spec with the given values (defaults as in the string form).
     /// - Throws: `SyntheticSpecError` naming the first value out of range.
-    public init(layerCount: Int = 32, stageMilliseconds: [Double] = [0], perTokenMicroseconds: Double = 0,
+    public init(layerCount: Int = 32, stageMilliseconds: [Double] = [0], layerMilliseconds: [Double] = [0], perTokenMicroseconds: Double = 0,
                 jitter: Double = 0, seed: UInt64 = 0, vocabSize: Int = 512, hiddenSize: Int = 64,
                 contextLength: Int = 4096, kvDim: Int = 64, failAtPosition: Int? = nil) throws(SyntheticSpecError) {
         try Key.layers.check(Double(layerCount))
         guard !stageMilliseconds.isEmpty else { throw SyntheticSpecError(#"stage-ms needs at least one value"#) }
         for value in stageMilliseconds { try Key.stageMs.check(value) }
+        guard layerMilliseconds.count == 1 || layerMilliseconds.count == layerCount else {
+            throw SyntheticSpecError("layer-ms lists \(layerMilliseconds.count) times but the model has \(layerCount) layers (give one value, or one per layer)")
+        }
+        for value in layerMilliseconds { try Key.layerMs.check(value) }
         try Key.perTokenUs.check(perTokenMicroseconds)
         try Key.jitter.check(jitter)
         try Key.vocab.check(Double(vocabSize))
@@ -44,6 +51,7 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
         if let failAtPosition { try Key.failAt.check(Double(failAtPosition)) }
         self.layerCount = layerCount
         self.stageMilliseconds = stageMilliseconds
+        self.layerMilliseconds = layerMilliseconds
         self.perTokenMicroseconds = perTokenMicroseconds
         self.jitter = jitter
         self.seed = seed
@@ -67,17 +75,18 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
             guard let raw = values[key]?.first else { return fallback }
             return try key.number(raw)
         }
-        var stageMs: [Double] = [0]
-        if let raws = values[.stageMs] {
-            stageMs = []
-            for raw in raws { stageMs.append(try Key.stageMs.number(raw)) }
+        func list(_ key: Key) throws(SyntheticSpecError) -> [Double] {
+            guard let raws = values[key] else { return [0] }
+            var numbers: [Double] = []
+            for raw in raws { numbers.append(try key.number(raw)) }
+            return numbers
         }
         var seed: UInt64 = 0
         if let raw = values[.seed]?.first {
             guard let value = UInt64(raw) else { throw Key.seed.notInteger(raw) }
             seed = value
         }
-        try self.init(layerCount: int(.layers, 32), stageMilliseconds: stageMs,
+        try self.init(layerCount: int(.layers, 32), stageMilliseconds: list(.stageMs), layerMilliseconds: list(.layerMs),
                       perTokenMicroseconds: double(.perTokenUs, 0), jitter: double(.jitter, 0), seed: seed,
                       vocabSize: int(.vocab, 512), hiddenSize: int(.hidden, 64), contextLength: int(.context, 4096),
                       kvDim: int(.kvDim, 64), failAtPosition: values[.failAt] == nil ? nil : int(.failAt, 0))
@@ -87,6 +96,7 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
     /// It parses back to an equal spec.
     public var description: String {
         var items = ["layers=\(layerCount)", "stage-ms=" + stageMilliseconds.map(Self.format).joined(separator: ",")]
+        if layerMilliseconds != [0] { items.append("layer-ms=" + layerMilliseconds.map(Self.format).joined(separator: ",")) }
         if perTokenMicroseconds != 0 { items.append("per-token-us=\(Self.format(perTokenMicroseconds))") }
         if jitter != 0 { items.append("jitter=\(Self.format(jitter))") }
         if seed != 0 { items.append("seed=\(seed)") }
@@ -123,7 +133,7 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
             guard !item.isEmpty else { throw SyntheticSpecError("empty item in \"\(body)\" (expected key=value)") }
             guard let equals = item.firstIndex(of: "=") else {
                 guard let key = current else { throw SyntheticSpecError(#"item "\#(item)" has no key (expected key=value)"#) }
-                guard key == .stageMs else {
+                guard key.isList else {
                     throw SyntheticSpecError(#"\#(key.rawValue) takes one value, got extra item "\#(item)" (expected key=value)"#)
                 }
                 values[key, default: []].append(item)
@@ -151,13 +161,13 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
 
     /// The spec keys, in canonical order, with their accepted ranges.
     enum Key: String, CaseIterable {
-        case layers, stageMs = "stage-ms", perTokenUs = "per-token-us", jitter, seed, vocab, hidden, context
+        case layers, stageMs = "stage-ms", layerMs = "layer-ms", perTokenUs = "per-token-us", jitter, seed, vocab, hidden, context
         case kvDim = "kv-dim", failAt = "fail-at"
 
         var range: (lower: Double, upper: Double, upperIncluded: Bool) {
             switch self {
             case .layers: (1, 65536, true)
-            case .stageMs: (0, 600_000, true)
+            case .stageMs, .layerMs: (0, 600_000, true)
             case .perTokenUs: (0, 1_000_000, true)
             case .jitter: (0, 1, false)
             case .seed: (0, 0x1p64, false)
@@ -169,7 +179,10 @@ public struct SyntheticSpec: Sendable, Equatable, CustomStringConvertible {
             }
         }
 
-        var isInteger: Bool { self != .stageMs && self != .perTokenUs && self != .jitter }
+        var isInteger: Bool { self != .stageMs && self != .layerMs && self != .perTokenUs && self != .jitter }
+
+        /// Keys that take a comma-separated list.
+        var isList: Bool { self == .stageMs || self == .layerMs }
 
         var accepted: String {
             let (lower, upper, upperIncluded) = range
