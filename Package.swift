@@ -89,7 +89,7 @@ let package = Package(
             dependencies: ["Server", "Engine", "Transport", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
         // Runs the built `brigade` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["BrigadeCLI", "Charts"]),
+        .testTarget(name: "CLITests", dependencies: ["BrigadeCLI", "Charts", "ServingBenchmark"]),
     ],
     swiftLanguageModes: [.v6]
 )

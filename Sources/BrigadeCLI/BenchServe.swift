@@ -17,27 +17,15 @@ struct BenchServe: AsyncParsableCommand {
             """
     )
 
-    enum EndpointChoice: String, ExpressibleByArgument, CaseIterable {
-        case completions, chat
-    }
-
     @Option(help: "The server's base URL.") var url = "http://127.0.0.1:8000"
-    @Option(help: "The API to drive: completions (/v1/completions) or chat (/v1/chat/completions).") var endpoint = EndpointChoice.completions
     @Option(help: "The model name to send (default: the first one the server lists).") var modelName: String?
-    @Option(help: "Number of requests.") var numPrompts = 1000
     @Option(help: "Requests per second, or inf to send them all at once.") var requestRate = "inf"
-    @Option(help: "Gamma shape of the gaps between requests: 1 is a Poisson process, larger is more even.") var burstiness = 1.0
     @Option(help: "At most this many requests in flight.") var maxConcurrency: Int?
-    @Option(help: "Seed of the prompts and arrival times.") var seed: UInt64 = 0
-    @Option(help: "Prompt tokens per request.") var randomInputLen = 1024
-    @Option(help: "Tokens to generate per request.") var randomOutputLen = 128
-    @Option(help: "Lengths are drawn uniformly from [len·(1−r), len·(1+r)].") var randomRangeRatio = 0.0
-    @Flag(help: "Ask the server to ignore end-of-sequence tokens, so every request generates its full length.") var ignoreEos = false
+    @OptionGroup(title: "Workload") var workload: WorkloadOptions
     @Option(parsing: .upToNextOption, help: "Service-level objectives for goodput, e.g. --goodput ttft:200 tpot:50 (milliseconds).")
     var goodput: [String] = []
     @Option(help: "Comma-separated metrics to summarise: ttft, tpot, itl, e2el.") var percentileMetrics = "ttft,tpot,itl"
     @Option(help: "Comma-separated percentiles to report, e.g. 50,90,99.") var metricPercentiles = "99"
-    @Option(help: "Requests sent (and not measured) before the run.") var numWarmups = 0
     @Flag(help: "Save the result as JSON (vLLM's keys).") var saveResult = false
     @Option(help: "Directory for --save-result (default: the current one).") var resultDir: String?
     @Option(help: "File name for --save-result (default: backend-rate-concurrency-model-date.json).") var resultFilename: String?
@@ -45,7 +33,8 @@ struct BenchServe: AsyncParsableCommand {
     @OptionGroup(title: "Tokenizer (the served model's)") var model: ModelOptions
 
     func run() async throws {
-        let options = try benchmarkOptions()
+        let options = try workload.benchmarkOptions(url: url, requestRate: requestRate, maxConcurrency: maxConcurrency,
+                                                    modelName: modelName)
         let metrics = try percentileMetrics.split(separator: ",").map { name in
             guard let metric = BenchmarkMetrics.Metric(rawValue: String(name)) else {
                 throw ValidationError("--percentile-metrics: \"\(name)\" is not one of ttft, tpot, itl, e2el")
@@ -59,23 +48,9 @@ struct BenchServe: AsyncParsableCommand {
             return value
         }
         let goodput = try Goodput(parsing: goodput)
-        let dataset = try RandomDataset(inputLength: randomInputLen, outputLength: randomOutputLen, rangeRatio: randomRangeRatio)
-        guard numPrompts >= 1 else { throw ValidationError("--num-prompts must be at least 1") }
-
-        let tokenizer = try promptTokenizer()
-        var generator = ServingBenchmark.SeededGenerator(seed: seed)
-        let prompts = try dataset.prompts(count: numPrompts, tokenizer: tokenizer, generator: &generator)
-        let benchmark = ServeBenchmark(options: options, connections: maxConcurrency ?? numPrompts)
-        let bar = ProgressBar(total: numPrompts, enabled: !disableTqdm && isatty(STDERR_FILENO) != 0)
-        let result: ServeBenchmarkRun
-        do {
-            result = try await benchmark.run(prompts) { bar.update($0) }
-            try await benchmark.shutdown()
-        } catch {
-            try? await benchmark.shutdown()
-            throw error
-        }
-        bar.finish()
+        let tokenizer = try model.promptTokenizer()
+        let prompts = try workload.prompts(tokenizer: tokenizer)
+        let result = try await workload.run(prompts, options: options, progress: !disableTqdm)
         let report = BenchmarkReport(run: result, options: options, selected: metrics, percentiles: percentiles, goodput: goodput) {
             tokenizer.encode($0).count
         }
@@ -97,8 +72,30 @@ struct BenchServe: AsyncParsableCommand {
             print("result saved to \(path)")
         }
     }
+}
 
-    func benchmarkOptions() throws -> ServeBenchmarkOptions {
+/// The requests a serving benchmark sends (vLLM's random dataset) and how: shared by `bench serve` and `bench sweep`.
+struct WorkloadOptions: ParsableArguments {
+    enum EndpointChoice: String, ExpressibleByArgument, CaseIterable {
+        case completions, chat
+    }
+
+    @Option(help: "The API to drive: completions (/v1/completions) or chat (/v1/chat/completions).") var endpoint = EndpointChoice.completions
+    @Option(help: "Number of requests.") var numPrompts = 1000
+    @Option(help: "Gamma shape of the gaps between requests: 1 is a Poisson process, larger is more even.") var burstiness = 1.0
+    @Option(help: "Seed of the prompts and arrival times.") var seed: UInt64 = 0
+    @Option(help: "Prompt tokens per request.") var randomInputLen = 1024
+    @Option(help: "Tokens to generate per request.") var randomOutputLen = 128
+    @Option(help: "Lengths are drawn uniformly from [len·(1−r), len·(1+r)].") var randomRangeRatio = 0.0
+    @Flag(help: "Ask the server to ignore end-of-sequence tokens, so every request generates its full length.") var ignoreEos = false
+    @Option(help: "Requests sent (and not measured) before the run.") var numWarmups = 0
+
+    func validate() throws {
+        guard numPrompts >= 1 else { throw ValidationError("--num-prompts must be at least 1") }
+        _ = try RandomDataset(inputLength: randomInputLen, outputLength: randomOutputLen, rangeRatio: randomRangeRatio)
+    }
+
+    func benchmarkOptions(url: String, requestRate: String, maxConcurrency: Int?, modelName: String? = nil) throws -> ServeBenchmarkOptions {
         var options = ServeBenchmarkOptions(baseURL: url)
         options.endpoint = endpoint == .chat ? .chatCompletions : .completions
         options.modelName = modelName
@@ -115,17 +112,40 @@ struct BenchServe: AsyncParsableCommand {
         return options
     }
 
+    func prompts(tokenizer: PromptTokenizer) throws -> [BenchmarkPrompt] {
+        let dataset = try RandomDataset(inputLength: randomInputLen, outputLength: randomOutputLen, rangeRatio: randomRangeRatio)
+        var generator = ServingBenchmark.SeededGenerator(seed: seed)
+        return try dataset.prompts(count: numPrompts, tokenizer: tokenizer, generator: &generator)
+    }
+
+    /// Runs the benchmark (a progress bar on a terminal's standard error).
+    func run(_ prompts: [BenchmarkPrompt], options: ServeBenchmarkOptions, progress: Bool) async throws -> ServeBenchmarkRun {
+        let benchmark = ServeBenchmark(options: options, connections: options.maxConcurrency ?? prompts.count)
+        let bar = ProgressBar(total: prompts.count, enabled: progress && isatty(STDERR_FILENO) != 0)
+        defer { bar.finish() }
+        do {
+            let result = try await benchmark.run(prompts) { bar.update($0) }
+            try await benchmark.shutdown()
+            return result
+        } catch {
+            try? await benchmark.shutdown()
+            throw error
+        }
+    }
+}
+
+extension ModelOptions {
     /// The served model's tokenizer (ordinary tokens only), so prompt lengths are exact in the server's tokens. A
     /// synthetic model's tokens are bytes: its prompts are lowercase letters.
     func promptTokenizer() throws -> PromptTokenizer {
-        if model.isSynthetic {
-            let spec = try SyntheticSpec(parsing: model.resolvedPath)
+        if isSynthetic {
+            let spec = try SyntheticSpec(parsing: resolvedPath)
             let synthetic = SyntheticModel(spec: spec)
             return PromptTokenizer(encode: { synthetic.encode($0) },
                                    decode: { String(decoding: $0.map { UInt8(clamping: $0) }, as: UTF8.self) },
                                    candidates: (97...122).map { Int32($0) }.filter { Int($0) < spec.vocabSize - 1 })
         }
-        let text = try model.loadTextModel()
+        let text = try loadTextModel()
         let tokenizer = text.tokenizer
         return PromptTokenizer(encode: { text.encode($0) }, decode: { (try? tokenizer.decode($0)) ?? "" },
                                candidates: (0..<Int32(tokenizer.vocabularySize)).filter { !tokenizer.isSpecial($0) })

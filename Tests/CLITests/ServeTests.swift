@@ -1,4 +1,5 @@
 import Foundation
+import ServingBenchmark
 import Testing
 
 /// `brigade serve` as users run it: driven by the official `openai` Python client (scripts/checks/openai_client.py)
@@ -119,7 +120,7 @@ import Testing
 /// and stall the server).
 final class ServerProcess {
     let process = Process()
-    let port = ServerProcess.freePort()
+    let port = freeLocalPort()
     let logFile = NSTemporaryDirectory() + "brigade-serve-\(UUID().uuidString).log"
 
     init(_ arguments: [String], mpiRanks: Int? = nil) throws {
@@ -175,23 +176,6 @@ final class ServerProcess {
     func kill() {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(atPath: logFile)
-    }
-
-    /// A port nothing listens on now: the kernel's pick for a socket bound to port 0.
-    static func freePort() -> Int {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(socket, pointer, length)
-                return getsockname(socket, pointer, &length)
-            }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 

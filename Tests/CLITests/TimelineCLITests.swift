@@ -69,4 +69,22 @@ import FoundationXML
         #expect(generate.status == 0, "\(generate.stderr)")
         #expect(generate.stderr.contains("--pp-partition auto: split 4,5,1"), "\(generate.stderr)")
     }
+
+    @Test func sweepWritesAChartATableAndJSON() throws {
+        let directory = Self.temporary("sweep")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let run = try CLITests.run(["bench", "sweep", "--model", "synthetic:layers=4,layer-ms=0.5", "--pp", "1,2", "--max-concurrency", "1,4",
+                                    "--num-prompts", "8", "--random-input-len", "12", "--random-output-len", "5", "--ignore-eos",
+                                    "--output-dir", directory, "--serve-args=--max-num-seqs 4"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let table = try String(contentsOfFile: directory + "/sweep.md", encoding: .utf8)
+        #expect(table.split(separator: "\n").count == 6, "a header, a rule and a row per (pp, load): \(table)")
+        #expect(table.contains("| 2 | concurrency 4 | 8 | 0 |"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/sweep.json"))) as? [[String: Any]])
+        #expect(json.map { $0["pp"] as? Int } == [1, 1, 2, 2])
+        #expect(json.allSatisfy { $0["completed"] as? Int == 8 && $0["total_output_tokens"] as? Int == 40 && $0["median_tpot_ms"] is Double })
+        let svg = try Data(contentsOf: URL(fileURLWithPath: directory + "/sweep.svg"))
+        #expect(XMLParser(data: svg).parse())
+        #expect(String(decoding: svg, as: UTF8.self).contains("pp 2"))
+    }
 }
