@@ -49,7 +49,9 @@ import FoundationXML
         let plan = try CLITests.run(["plan", "--model", Self.uneven, "--pp", "3", "--batch-size", "2", "--json"])
         #expect(plan.status == 0, "\(plan.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
-        #expect((object["auto"] as? [String: Any])?["partition"] as? [Int] == [4, 5, 1])
+        // 4,5,1 and 5,4,1 are both optimal (the 12 ms layer alone is the slowest stage); timing noise picks one.
+        let auto = (object["auto"] as? [String: Any])?["partition"] as? [Int]
+        #expect(auto == [4, 5, 1] || auto == [5, 4, 1], "\(String(describing: auto))")
         #expect((object["default"] as? [String: Any])?["partition"] as? [Int] == [4, 4, 2])
         #expect((object["layer_ms"] as? [Double])?.count == 10)
 
@@ -58,7 +60,8 @@ import FoundationXML
         #expect(run.status == 0, "\(run.stderr)")
         let bench = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         let runs = try #require(bench["runs"] as? [[String: Any]])
-        #expect(runs.map { $0["split"] as? String } == ["default (4,4,2)", "auto (4,5,1)"])
+        #expect(runs.map { ($0["split"] as? String)?.hasSuffix(",1)") } == [false, true], "\(runs)")
+        #expect(runs.first?["split"] as? String == "default (4,4,2)")
         // The last stage of the default split sleeps 14 ms per micro-batch, auto's slowest 12 ms (counters, not timings:
         // the auto split's busiest stage does less work per micro-batch).
         let busy = runs.map { ($0["stage_busy"] as? [Double]) ?? [] }
@@ -67,7 +70,8 @@ import FoundationXML
         let generate = try CLITests.run(["generate", "--model", Self.uneven, "--prompt", "abc", "--max-tokens", "3", "--pp", "3",
                                          "--pp-partition", "auto", "--stats"])
         #expect(generate.status == 0, "\(generate.stderr)")
-        #expect(generate.stderr.contains("--pp-partition auto: split 4,5,1"), "\(generate.stderr)")
+        #expect(generate.stderr.contains("--pp-partition auto: split 4,5,1") || generate.stderr.contains("--pp-partition auto: split 5,4,1"),
+                "\(generate.stderr)")
     }
 
     @Test func sweepWritesAChartATableAndJSON() throws {

@@ -76,7 +76,8 @@ import ServingBenchmark
             let good = run.outcomes.enumerated().filter { $0.offset != 4 }.map(\.element)
             #expect(good.allSatisfy { $0.success && $0.outputTokens == 4 && $0.itl.count == 3 })
             // Lower bounds only: the server sleeps at least this long (timings on these machines are noisy).
-            #expect(good.allSatisfy { $0.ttft >= 0.04 && $0.itl.allSatisfy { $0 >= 0.019 } && $0.latency >= 0.1 })
+            // (A single gap can be shorter than the server's: a late chunk shortens the gap after it.)
+            #expect(good.allSatisfy { $0.ttft >= 0.04 && $0.latency >= 0.1 && $0.itl.allSatisfy { $0 >= 0 } })
             #expect(!run.outcomes[4].success && run.outcomes[4].error.hasPrefix("HTTP 500"))
             let metrics = BenchmarkMetrics(outcomes: run.outcomes, duration: run.duration)
             #expect(metrics.completed == 5 && metrics.failed == 1 && metrics.totalOutput == 20)
