@@ -164,6 +164,9 @@ final class SweepServer {
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = handle
         process.standardError = handle
+        // The child inherits this thread's signal mask; Swift's threads block SIGTERM, and an mpirun that cannot
+        // receive it cannot be stopped.
+        unblock([SIGTERM, SIGINT])
         try process.run()
     }
 
@@ -180,9 +183,11 @@ final class SweepServer {
         throw CLIError("the pp \(stages) server did not come up:\n\(text.suffix(2000))")
     }
 
+    /// Sends SIGTERM and waits (polling: Foundation's `waitUntilExit` spins a core) up to a minute, then kills.
     func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        process.waitUntilExit()
+        for _ in 0..<1200 where process.isRunning { usleep(50_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(atPath: log)
     }
 }

@@ -11,6 +11,9 @@ final class SignalHandler {
     private let sources: [any DispatchSourceSignal]
 
     init(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+        // A parent may have started this process with the signals blocked (a Swift program's threads block them,
+        // and children inherit the mask): unblock them on this thread so they are delivered at all.
+        unblock(signals)
         sources = signals.map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -76,6 +79,14 @@ final class GracefulShutdown: Sendable {
         logger.warning("\(reason): cancelling \(statistics.running + statistics.waiting) requests")
         engine.shutdown(drain: false)
     }
+}
+
+/// Unblocks `signals` on the calling thread (threads it starts inherit the mask, and so do processes it spawns).
+func unblock(_ signals: [Int32]) {
+    var set = sigset_t()
+    sigemptyset(&set)
+    for number in signals { sigaddset(&set, number) }
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
 /// Runs blocking work on a thread of its own, off Swift's cooperative pool (which it would starve).
