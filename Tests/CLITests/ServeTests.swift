@@ -62,6 +62,9 @@ import Testing
         for key in ["mean_ttft_ms", "p99_tpot_ms", "median_itl_ms", "p50_e2el_ms", "request_throughput", "output_throughput"] {
             #expect(result[key] is Double, "\(key) missing")
         }
+        let check = try CLITests.run([ServeTests.script.replacingOccurrences(of: "openai_client.py", with: "vllm_metrics.py"), file],
+                                     executable: "python3")
+        #expect(check.status == 0 && check.stdout.contains("match vLLM's formulas"), "\(check.stdout)\(check.stderr)")
         let after = Self.counter("brigade_prompt_tokens_total", at: server.base)
         #expect(after - before == Double(inputs.reduce(0, +) + (inputs.first ?? 0)), "server-side prompt tokens")
     }
