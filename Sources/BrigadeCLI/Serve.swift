@@ -23,12 +23,21 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Answer 429 (with Retry-After) while this many requests wait for admission.") var maxWaitingRequests = 1024
     @Option(help: "Seconds that running requests get to finish after SIGINT or SIGTERM before they are cancelled.")
     var shutdownGraceSeconds = 30.0
+    @Option(help: "Require Authorization: Bearer <key> (default: $BRIGADE_API_KEY; none: open).") var apiKey: String?
+    @Option(help: "Comma-separated paths served without the API key.") var unauthenticatedPaths = "/health,/metrics,/openapi.json"
+    @Option(help: "Largest request body in bytes.") var maxBodyBytes = 4 << 20
+    @Option(help: "Longest prompt in tokens (default: the model's context).") var maxPromptTokens: Int?
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Engine") var engine: EngineOptionGroup
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535, got \(port)") }
         guard maxWaitingRequests >= 1 else { throw ValidationError("--max-waiting-requests must be at least 1") }
+        guard (1024...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be between 1024 and 1073741824") }
+        if let maxPromptTokens, maxPromptTokens < 1 { throw ValidationError("--max-prompt-tokens must be at least 1") }
+        if let key = resolvedAPIKey, key.count < 8 || key.contains(where: \.isWhitespace) {
+            throw ValidationError("the API key must be at least 8 characters without spaces")
+        }
         guard shutdownGraceSeconds >= 0, shutdownGraceSeconds.isFinite else {
             throw ValidationError("--shutdown-grace-seconds must be 0 or more, got \(shutdownGraceSeconds)")
         }
@@ -46,6 +55,10 @@ struct Serve: AsyncParsableCommand {
         let state = ServingState()
         var server = APIServer(state: state, logger: logger)
         server.maxWaitingRequests = maxWaitingRequests
+        server.bodyLimit = maxBodyBytes
+        server.maxPromptTokens = maxPromptTokens
+        server.apiKey = resolvedAPIKey
+        server.unauthenticatedPaths = Set(unauthenticatedPaths.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         let (listening, listened) = AsyncStream<Void>.makeStream()
         let application = server.application(host: host, port: port) { listened.finish() }
         let services = ServiceGroup(configuration: .init(services: [application], logger: logger))
@@ -69,6 +82,12 @@ struct Serve: AsyncParsableCommand {
             }
             self.engine.finishTransport()
         }
+    }
+
+    /// `--api-key`, else `BRIGADE_API_KEY` (empty means none).
+    var resolvedAPIKey: String? {
+        let key = apiKey ?? ProcessInfo.processInfo.environment["BRIGADE_API_KEY"]
+        return key?.isEmpty == false ? key : nil
     }
 
     /// Loads the model and starts its engine on a thread of their own while the port already answers /health;

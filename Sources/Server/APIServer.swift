@@ -12,6 +12,12 @@ public struct APIServer: Sendable {
     public var bodyLimit = 4 << 20
     /// Requests the engine may hold waiting for admission before new ones get 429 (nil: no limit).
     public var maxWaitingRequests: Int?
+    /// Longest accepted prompt in tokens (nil: the model's context decides).
+    public var maxPromptTokens: Int?
+    /// With a key, every path but `unauthenticatedPaths` needs `Authorization: Bearer <key>`.
+    public var apiKey: String?
+    /// Paths open without the API key (probes, scrapers and the API description by default).
+    public var unauthenticatedPaths: Set<String> = ["/health", "/metrics", "/openapi.json"]
     let metrics: ServerMetrics
     let logger: Logger
 
@@ -29,6 +35,8 @@ public struct APIServer: Sendable {
     /// The routes: chat and text completions, models, health, metrics.
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        if let apiKey { router.add(middleware: APIKeyMiddleware(key: apiKey, exemptPaths: unauthenticatedPaths)) }
+        router.get("openapi.json") { _, _ -> Response in Self.json(.ok, OpenAPIDocument.json(modelName: state.model?.name)) }
         router.get("health") { _, _ -> Response in health() }
         router.get("metrics") { _, _ -> Response in
             Self.text(.ok, metrics.text(engine: state.model?.engine), type: "text/plain; version=0.0.4")
@@ -67,6 +75,10 @@ public struct APIServer: Sendable {
             let model = try state.modelForNewRequest()
             let body = try await request.body.collect(upTo: bodyLimit + 1)
             let parsed = try ParsedRequest(try Fields(body: Data(buffer: body), limit: bodyLimit), kind: kind, model: model)
+            if let maxPromptTokens, parsed.promptTokenIDs.count > maxPromptTokens {
+                throw APIError.invalid(kind == .chat ? "messages" : "prompt",
+                                       "the prompt has \(parsed.promptTokenIDs.count) tokens; this server accepts at most \(maxPromptTokens)")
+            }
             if let maxWaitingRequests, model.engine.statistics.waiting >= maxWaitingRequests {
                 throw APIError(.tooManyRequests, "the server is at capacity (\(maxWaitingRequests) requests waiting); retry shortly",
                                type: "server_overloaded")
