@@ -24,9 +24,22 @@ public struct ModelWeights: Sendable {
     }
 
     /// The stage holding `layers`, with the embedding if it starts at layer 0 and the head if it ends at the last.
+    /// The stage's weights are copied out of the file mapping (see `TensorStore.privatized`), so the model file may
+    /// change or shrink while the stage runs.
     public func stage(layers: Range<Int>? = nil) throws(ModelFileError) -> LlamaStage {
         let range = layers ?? 0..<config.layerCount
-        return try LlamaStage(config: config, store: store, layers: range, embedding: range.lowerBound == 0,
-                              head: range.upperBound == config.layerCount)
+        let embedding = range.lowerBound == 0, head = range.upperBound == config.layerCount
+        let local = store.privatized(store.tensors.keys.filter { name in
+            if let layer = Self.layerIndex(name) { return range.contains(layer) }
+            if name.hasPrefix("token_embd") { return embedding || (head && config.tiedEmbeddings) }
+            return head && name.hasPrefix("output")
+        })
+        return try LlamaStage(config: config, store: local, layers: range, embedding: embedding, head: head)
+    }
+
+    /// `3` for `blk.3.attn_q.weight`.
+    static func layerIndex(_ name: String) -> Int? {
+        guard name.hasPrefix("blk.") else { return nil }
+        return Int(name.dropFirst(4).prefix { $0.isNumber })
     }
 }

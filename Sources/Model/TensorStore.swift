@@ -1,4 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Kernels
+import Synchronization
 
 /// A named weight tensor, normalized to a `rows × columns` matrix (vectors are `1 × n`).
 public struct StoredTensor: Sendable {
@@ -15,13 +21,35 @@ public struct StoredTensor: Sendable {
 public final class TensorStore: Sendable {
     public let source: String
     public let tensors: [String: StoredTensor]
-    /// Keeps the mappings alive as long as any matrix points into them.
+    /// Keeps the mappings (and private copies) alive as long as any matrix points into them.
     let owners: [AnyObject & Sendable]
+    /// Tensors already copied out of the mappings by `privatized`, so stages of one process share one copy.
+    private let copies: Mutex<[String: PrivateTensor]>
 
     init(source: String, tensors: [String: StoredTensor], owners: [AnyObject & Sendable]) {
         self.source = source
         self.tensors = tensors
         self.owners = owners
+        copies = Mutex([:])
+    }
+
+    /// This store with the named tensors copied out of the file mappings into this process's memory, so that the
+    /// model file can be truncated or rewritten while they are in use (a truncated file's pages vanish even from
+    /// private mappings, and reading them raises SIGBUS). Each tensor is copied once per store; the mapped pages
+    /// it was read from are dropped, so resident memory stays about one copy of what the stages use.
+    public func privatized(_ names: some Sequence<String>) -> TensorStore {
+        var tensors = self.tensors
+        var owners = self.owners
+        copies.withLock { copies in
+            for name in names {
+                guard let tensor = self.tensors[name] else { continue }
+                let copy = copies[name] ?? PrivateTensor(tensor.matrix)
+                copies[name] = copy
+                tensors[name] = StoredTensor(name: name, matrix: copy.matrix)
+                owners.append(copy)
+            }
+        }
+        return TensorStore(source: source, tensors: tensors, owners: owners)
     }
 
     /// The tensor `name` with its expected shape checked, or a typed error naming it.
@@ -46,4 +74,29 @@ public final class TensorStore: Sendable {
     }
 
     public func contains(_ name: String) -> Bool { tensors[name] != nil }
+}
+
+/// A weight matrix's bytes copied into memory this process owns (64-byte aligned).
+///
+/// `@unchecked Sendable`: the bytes are written once in `init` and only read afterwards; they are freed in `deinit`,
+/// when no matrix refers to them any more.
+final class PrivateTensor: @unchecked Sendable {
+    let matrix: WeightMatrix
+    private let storage: UnsafeMutableRawPointer
+
+    init(_ source: WeightMatrix) {
+        let bytes = source.rows * source.rowBytes
+        storage = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
+        storage.copyMemory(from: source.base, byteCount: bytes)
+        matrix = WeightMatrix(type: source.type, rows: source.rows, columns: source.columns, base: UnsafeRawPointer(storage))
+        // The mapped pages just read are no longer needed here; drop them from this process (the page cache keeps them).
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: source.base) + page - 1) / page * page
+        let end = (Int(bitPattern: source.base) + bytes) / page * page
+        if end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) {
+            madvise(pointer, end - start, Int32(MADV_DONTNEED))
+        }
+    }
+
+    deinit { storage.deallocate() }
 }

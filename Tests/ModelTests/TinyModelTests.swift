@@ -93,4 +93,32 @@ import Testing
             #expect(Array(values.prefix(tensor.first_values.count)) == tensor.first_values, "\(name) \(tensor.name)")
         }
     }
+
+    /// A stage keeps working when its model file is truncated or deleted underneath it (its weights were copied out
+    /// of the mapping); reading a truncated mapped page would otherwise kill the process with SIGBUS.
+    @Test(arguments: ["q4_1", "hf_bf16"])
+    func aStageSurvivesItsFileBeingTruncated(name: String) throws {
+        let original = URL(fileURLWithPath: try Self.modelPath(name))
+        let copy = URL(fileURLWithPath: NSTemporaryDirectory() + "brigade-truncate-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: original, to: copy)
+        defer { try? FileManager.default.removeItem(at: copy) }
+        let weights = try ModelWeights.open(copy.path)
+        let stage = try weights.stage()
+        let config = weights.config
+        func run() throws -> [Float] {
+            let cache = PagedKVCache(layerRange: 0..<config.layerCount, blockSize: 4, blockCount: 4, kvDim: config.kvDim)
+            let chunk = SequenceChunk(startPosition: 0, tokenCount: 3, blockTable: [0], wantsLogits: true)
+            guard case .logits(let logits) = try stage.forward(batch: [chunk], tokens: [1, 2, 3], cache: cache) else { return [] }
+            return logits
+        }
+        let before = try run()
+        // Empty every file of the model (a directory holds safetensors shards).
+        var isDirectory: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: copy.path, isDirectory: &isDirectory)
+        let files = isDirectory.boolValue
+            ? try FileManager.default.contentsOfDirectory(atPath: copy.path).filter { $0.hasSuffix(".safetensors") }.map { copy.path + "/" + $0 }
+            : [copy.path]
+        for file in files { #expect(truncate(file, 0) == 0) }
+        #expect(try run() == before, "the same logits after the file was emptied")
+    }
 }
