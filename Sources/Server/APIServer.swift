@@ -35,6 +35,10 @@ public struct APIServer: Sendable {
     /// The routes: chat and text completions, models, health, metrics.
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: MethodNotAllowedMiddleware(methods: [
+            "/health": [.get, .head], "/metrics": [.get, .head], "/openapi.json": [.get, .head], "/v1/models": [.get, .head],
+            "/v1/completions": [.post], "/v1/chat/completions": [.post],
+        ]))
         if let apiKey { router.add(middleware: APIKeyMiddleware(key: apiKey, exemptPaths: unauthenticatedPaths)) }
         router.get("openapi.json") { _, _ -> Response in Self.json(.ok, OpenAPIDocument.json(modelName: state.model?.name)) }
         router.get("health") { _, _ -> Response in health() }

@@ -38,7 +38,7 @@ enum OpenAPIDocument {
                 "securitySchemes": ["bearer": ["type": "http", "scheme": "bearer"]],
                 "schemas": [
                     "CompletionRequest": request(extra: [
-                        "prompt": ["oneOf": [["type": "string"], ["type": "array", "items": ["type": "integer", "minimum": 0]]]],
+                        "prompt": ["oneOf": [["type": "string", "minLength": 1], ["type": "array", "minItems": 1, "items": ["type": "integer", "minimum": 0]]]],
                         "logprobs": ["type": ["integer", "null"], "minimum": 0, "maximum": 20],
                         "echo": ["type": "boolean"],
                         "max_tokens": ["type": ["integer", "null"], "minimum": 1],
@@ -53,7 +53,8 @@ enum OpenAPIDocument {
                             ]]],
                         ]],
                         "logprobs": ["type": ["boolean", "null"]],
-                        "top_logprobs": ["type": ["integer", "null"], "minimum": 0, "maximum": 20],
+                        "top_logprobs": ["type": ["integer", "null"], "minimum": 0, "maximum": 20,
+                                         "description": "needs logprobs: true"],
                         "max_tokens": ["type": ["integer", "null"], "minimum": 1],
                         "max_completion_tokens": ["type": ["integer", "null"], "minimum": 1],
                     ], required: ["messages"]),

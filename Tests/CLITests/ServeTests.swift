@@ -108,6 +108,41 @@ import Testing
         #expect(server.log.contains("grace period is over: cancelling 1 requests"), "\(server.log)")
     }
 
+    /// A schema-based fuzz run (schemathesis, from PyPI) against /openapi.json finds no 5xx and no undocumented
+    /// status. (A synthetic model: requests without max_tokens generate up to the context.)
+    @Test func fuzzedRequestsGetNoServerError() throws {
+        let server = try ServerProcess(["--model", "synthetic:layers=4,vocab=300,context=512", "--pp", "2"])
+        defer { server.kill() }
+        try #require(server.waitUntilHealthy(), "the server did not come up:\n\(server.log)")
+        let run = try CLITests.run(["run", server.base + "/openapi.json", "--checks", "not_a_server_error,status_code_conformance",
+                                    "--max-examples", "40", "--seed", "1"], executable: "schemathesis")
+        #expect(run.status == 0, "\(run.stdout.suffix(4000))\n\(run.stderr.suffix(2000))")
+        #expect(server.stop() == 0, "\(server.log.suffix(3000))")
+    }
+
+    /// The model file truncated (and then deleted) while serving changes nothing: the weights were copied out of it.
+    @Test func anEmptiedModelFileChangesNothing() throws {
+        let copy = NSTemporaryDirectory() + "brigade-serve-\(UUID().uuidString).gguf"
+        let environment = ProcessInfo.processInfo.environment
+        let model = environment["BRIGADE_MODEL"] ?? (environment["HOME"] ?? "") + "/.cache/brigade/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+        try FileManager.default.copyItem(atPath: model, toPath: copy)
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let server = try ServerProcess(["--model", copy, "--pp", "2"])
+        defer { server.kill() }
+        try #require(server.waitUntilHealthy(), "the server did not come up:\n\(server.log)")
+        let request = ["-s", server.base + "/v1/completions", "-d", #"{"prompt": "The capital of France is", "max_tokens": 4, "temperature": 0}"#]
+        let before = try CLITests.run(request, executable: "curl").stdout
+        #expect(truncate(copy, 0) == 0)
+        let truncated = try CLITests.run(request, executable: "curl").stdout
+        try FileManager.default.removeItem(atPath: copy)
+        let deleted = try CLITests.run(request, executable: "curl").stdout
+        #expect(before.contains("Paris"), "\(before)")
+        for after in [truncated, deleted] {
+            #expect(after.contains("Paris") && after.contains(#""finish_reason":"length""#), "\(after)\n\(server.log.suffix(3000))")
+        }
+        #expect(server.stop() == 0)
+    }
+
     @Test func aPortInUseIsAClearError() throws {
         let first = try ServerProcess(["--model", "synthetic:layers=2"])
         defer { first.kill() }
