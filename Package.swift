@@ -76,7 +76,7 @@ let package = Package(
             swiftSettings: simdFlags
         ),
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
-        .testTarget(name: "ServingBenchmarkTests", dependencies: ["ServingBenchmark", "Server", "Engine", "Transport",
+        .testTarget(name: "ServingBenchmarkTests", dependencies: ["ServingBenchmark", .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                                   .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: simdFlags),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),

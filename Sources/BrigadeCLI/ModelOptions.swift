@@ -119,6 +119,8 @@ struct EngineOptionGroup: ParsableArguments {
     var ppWatchdogSeconds = 300.0
     @Option(help: "How the stages connect: inprocess (threads), mpi (one process per stage: mpirun -n <pp> brigade … --transport mpi), or auto (mpi when started by mpirun).")
     var transport: TransportChoice = .auto
+    @Option(help: "Serve sequences (prompt + output) of at most this many tokens, below the model's context (saves KV cache).")
+    var maxModelLen: Int?
     @Option(help: ArgumentHelp("Write every rank's timeline (Chrome trace / Perfetto JSON) here when the engine stops; draw it with `brigade trace render` or open it in ui.perfetto.dev. Over MPI, rank N > 0 writes FILE-rankN.json.", valueName: "file.json"))
     var trace: String?
 
@@ -135,6 +137,7 @@ struct EngineOptionGroup: ParsableArguments {
             }
         }
         guard (1...1024).contains(blockSize) else { throw ValidationError("--block-size must be between 1 and 1024") }
+        if let maxModelLen, maxModelLen < 2 { throw ValidationError("--max-model-len must be at least 2, got \(maxModelLen)") }
         guard (1...64).contains(pp) else { throw ValidationError("--pp must be between 1 and 64, got \(pp)") }
         guard ppWatchdogSeconds >= 0, ppWatchdogSeconds.isFinite else { throw ValidationError("--pp-watchdog-seconds must be >= 0") }
         _ = try partition
@@ -193,6 +196,7 @@ struct EngineOptionGroup: ParsableArguments {
             o.asynchronous = try asynchronous
             o.watchdogSeconds = ppWatchdogSeconds
             o.trace = trace == nil ? nil : PipelineTrace()
+            o.maxModelLength = maxModelLen
             return o
         }
     }

@@ -33,14 +33,16 @@ extension EngineOptionGroup {
     func startEngine(_ model: any PipelineModel, options: EngineOptions) throws -> InferenceEngine? {
         var options = options
         if isAutoPartition && options.pipelineStages > 1 { options.partition = try agreedAutoPartition(model, stages: options.pipelineStages) }
-        guard usesMPI else { return try InferenceEngine.inProcess(model: model, options: options) }
+        guard usesMPI else { return try requireRoomForOneSequence(InferenceEngine.inProcess(model: model, options: options)) }
         #if MPI
         let world = try MPIRuntime.world()
         guard world.size == options.pipelineStages else {
             throw CLIError("mpirun started \(world.size) processes but --pp is \(options.pipelineStages); "
                            + "run mpirun -n \(options.pipelineStages) (one process per stage)")
         }
-        guard world.rank > 0 else { return try InferenceEngine(model: model, options: options, communicators: [world]) }
+        guard world.rank > 0 else {
+            return try requireRoomForOneSequence(InferenceEngine(model: model, options: options, communicators: [world]))
+        }
         do {
             _ = try PipelineWorker.run(model: model, options: options, communicator: world)
             saveTrace(options.trace, rank: world.rank)
@@ -58,6 +60,19 @@ extension EngineOptionGroup {
         throw CLIError("this brigade was built without MPI; build it with `swift build -c release --traits MPI` "
                        + "(needs libopenmpi-dev) or drop --transport mpi")
         #endif
+    }
+
+    /// Stops at start-up, with the fix, when the KV cache cannot hold one sequence of the full served context (such
+    /// a request would be refused whatever else is running).
+    func requireRoomForOneSequence(_ engine: InferenceEngine) throws -> InferenceEngine {
+        let context = engine.contextLength, capacity = engine.kvCapacityTokens
+        guard capacity < context else { return engine }
+        engine.shutdown(drain: false)
+        let bytesPerToken = Double(engine.model.kvBytesPerTokenPerLayer * engine.model.layerCount)
+        let neededMiB = Int((Double(context + blockSize) * bytesPerToken / 1_048_576).rounded(.up))
+        throw CLIError("the KV cache holds \(capacity) tokens (\(kvCacheMiB) MiB) but one sequence may reach the model's context of "
+                       + "\(context) tokens: raise --kv-cache-mb to \(neededMiB) or more, or serve shorter sequences with "
+                       + "--max-model-len \(max(2, capacity / blockSize * blockSize))")
     }
 
     /// Whether this process is a rank other than 0 of an MPI launch (it computes; rank 0 talks to users).

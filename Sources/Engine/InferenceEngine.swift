@@ -32,6 +32,13 @@ public struct EngineOptions: Sendable {
     public var kvBlocksByRank: [Int]?
     /// Records every hosted rank's timeline (see `PipelineTrace`); nil records nothing.
     public var trace: PipelineTrace?
+    /// The longest sequence (prompt + output) served, when shorter than the model's context (`--max-model-len`).
+    public var maxModelLength: Int?
+
+    /// The longest sequence `model` may reach under these options.
+    public func contextLength(of model: any PipelineModel) -> Int {
+        min(model.contextLength, maxModelLength ?? .max)
+    }
 
     public init() {}
 
@@ -129,6 +136,12 @@ public final class InferenceEngine: Sendable {
         launch.join()
     }
 
+    /// The longest sequence (prompt + output) this engine serves: the model's context, or `maxModelLength`.
+    public var contextLength: Int { options.contextLength(of: model) }
+
+    /// Tokens the KV cache holds (each rank holds its layers' share of every token).
+    public var kvCapacityTokens: Int { blockCount * options.blockSize }
+
     /// Rank 0's counters.
     public var statistics: EngineStatistics { inbox.read { $0.statistics } }
 
@@ -171,7 +184,7 @@ public final class InferenceEngine: Sendable {
         guard request.minTokens >= 0, request.minTokens <= request.maxTokens else {
             throw invalid("min_tokens", "min_tokens must be between 0 and max_tokens (\(request.maxTokens)), got \(request.minTokens)")
         }
-        let context = model.contextLength
+        let context = contextLength
         guard request.promptTokenIDs.count < context else {
             throw invalid("prompt", "the prompt has \(request.promptTokenIDs.count) tokens; the model's context is \(context), "
                           + "so at most \(context - 1) prompt tokens leave room for one generated token")

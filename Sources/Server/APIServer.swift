@@ -47,8 +47,16 @@ public struct APIServer: Sendable {
         }
         router.get("v1/models") { _, _ -> Response in
             guard let model = state.model else { return Self.response(for: .loading) }
-            return Self.json(.ok, ["object": "list", "data": [["id": model.name, "object": "model",
-                                                                "created": Int(Date().timeIntervalSince1970), "owned_by": "brigade"]]])
+            return Self.json(.ok, ["object": "list", "data": [Self.modelObject(model)]])
+        }
+        router.get("v1/models/:id") { _, context -> Response in
+            guard let model = state.model else { return Self.response(for: .loading) }
+            let id = context.parameters.get("id") ?? ""
+            guard id == model.name else {
+                return Self.response(for: APIError(.notFound, "the model \(id) does not exist; this server serves \(model.name)",
+                                                   param: "model", code: "model_not_found"))
+            }
+            return Self.json(.ok, Self.modelObject(model))
         }
         router.post("v1/chat/completions") { request, _ in try await handle(request, kind: .chat) }
         router.post("v1/completions") { request, _ in try await handle(request, kind: .completion) }
@@ -60,6 +68,12 @@ public struct APIServer: Sendable {
                             onListening: @escaping @Sendable () -> Void = {}) -> some ApplicationProtocol {
         Application(router: router(), configuration: .init(address: .hostname(host, port: port)),
                     onServerRunning: { _ in onListening() }, logger: logger)
+    }
+
+    /// The OpenAI model object of `model`.
+    static func modelObject(_ model: ServedModel) -> [String: Any] {
+        ["id": model.name, "object": "model", "created": Int(Date().timeIntervalSince1970), "owned_by": "brigade",
+         "max_model_len": model.contextLength]
     }
 
     /// 200 `ok` while serving a healthy pipeline; 503 while loading, after a pipeline fault, or while stopping.

@@ -147,7 +147,7 @@ struct ParsedRequest: Sendable {
         let maxTokensField = maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens"
         guard promptTokenIDs.count + maxTokens <= served.contextLength else {
             throw .invalid(maxTokensField, "the prompt (\(promptTokenIDs.count) tokens) plus \(maxTokensField) (\(maxTokens)) "
-                           + "exceeds the model's context of \(served.contextLength) tokens")
+                           + "exceeds the served context of \(served.contextLength) tokens")
         }
         choices = try fields.integer("n") ?? 1
         guard (1...16).contains(choices) else { throw .invalid("n", "n must be between 1 and 16, got \(choices)") }

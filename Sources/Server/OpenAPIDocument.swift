@@ -30,6 +30,8 @@ enum OpenAPIDocument {
                 "/v1/completions": post("Text completion", schema: "CompletionRequest"),
                 "/v1/chat/completions": post("Chat completion", schema: "ChatCompletionRequest"),
                 "/v1/models": get("The served model", type: "application/json", codes: [401, 503]),
+                "/v1/models/{id}": ["get": ["summary": "One model", "parameters": [["name": "id", "in": "path", "required": true, "schema": ["type": "string"]]],
+                                            "responses": errors([401, 404, 503]).merging(["200": ["description": "The model object"]]) { $1 }]],
                 "/health": get("200 ok while serving; 503 while loading, stopping or after a pipeline fault", type: "text/plain", codes: [503]),
                 "/metrics": get("Prometheus metrics", type: "text/plain"),
                 "/openapi.json": get("This document", type: "application/json"),

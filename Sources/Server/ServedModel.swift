@@ -23,7 +23,7 @@ public struct ServedModel: Sendable {
         self.tokenText = tokenText
     }
 
-    var contextLength: Int { engine.model.contextLength }
+    var contextLength: Int { engine.contextLength }
 }
 
 /// The server's Prometheus metrics: requests, tokens, latencies, and the pipeline's own state.

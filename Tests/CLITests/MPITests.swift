@@ -109,6 +109,18 @@ import Testing
         #expect(CLITests.processes(withEnvironment: "OMPI_COMM_WORLD_SIZE=3", command: "generate") == nil, "a rank was left behind")
     }
 
+    @Test func aStoppedRankTripsTheWatchdogWhichNamesIt() throws {
+        let (process, _, err, victim) = try Self.launch(3, Self.longRun(3) + ["--pp-watchdog-seconds", "2"], waitingFor: 1)
+        let stopped = Date()
+        kill(victim, SIGSTOP)
+        defer { kill(victim, SIGKILL) }
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(Date().timeIntervalSince(stopped) < 30, "the job should end soon after the watchdog fires")
+        #expect(process.terminationStatus != 0)
+        #expect(stderr.contains("watchdog") && stderr.contains("from rank 1"), "\(stderr)")
+    }
+
     @Test func sigtermToRankZeroShutsThePipelineDownCleanly() throws {
         let (process, out, _, rankZero) = try Self.launch(2, Self.longRun(2), waitingFor: 0)
         kill(rankZero, SIGTERM)

@@ -74,4 +74,18 @@ import Testing
             #expect(run.stderr.contains(message), "\(arguments): \(run.stderr)")
         }
     }
+
+    @Test func aKVCacheTooSmallForOneSequenceIsAStartupErrorWithTheFix() throws {
+        // 8 layers × 2 × 64 floats = 4 KiB per token: 1 MiB holds 256 tokens, the context is 4096.
+        let model = ["--model", "synthetic:layers=8", "--kv-cache-mb", "1", "--prompt", "abc", "--max-tokens", "3"]
+        let small = try CLITests.run(["generate"] + model)
+        #expect(small.status != 0)
+        #expect(small.stderr.contains("the KV cache holds 256 tokens (1 MiB)") && small.stderr.contains("raise --kv-cache-mb to 17")
+                && small.stderr.contains("--max-model-len 256"), "\(small.stderr)")
+        let capped = try CLITests.run(["generate", "--max-model-len", "256", "--json"] + model)
+        #expect(capped.status == 0, "\(capped.stderr)")
+        let long = try CLITests.run(["generate", "--max-model-len", "8", "--json", "--model", "synthetic:layers=8", "--prompt", "abcde",
+                                     "--ignore-eos", "--max-tokens", "100"])
+        #expect(long.status == 0 && long.stdout.contains(#""completion_tokens":3"#), "the cap ends generation: \(long.stdout)\(long.stderr)")
+    }
 }

@@ -143,6 +143,30 @@ import Testing
         #expect(server.stop() == 0)
     }
 
+    @Test func shutdownDuringABurstAnswersEveryRequest() throws {
+        let server = try ServerProcess(["--model", "synthetic:layers=4,stage-ms=5", "--pp", "2", "--shutdown-grace-seconds", "0.5"])
+        defer { server.kill() }
+        try #require(server.waitUntilHealthy(), "the server did not come up:\n\(server.log)")
+        let clients = try (0..<40).map { index in
+            try Curl(server.base + "/v1/completions",
+                     #"{"prompt": "burst \#(index)", "max_tokens": \#(index % 2 == 0 ? 8 : 400), "ignore_eos": true\#(index % 3 == 0 ? #", "stream": true"# : "")}"#)
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        kill(server.process.processIdentifier, SIGTERM)
+        #expect(server.waitForExit() == 0, "\(server.log.suffix(3000))")
+        for (index, client) in clients.enumerated() {
+            let output = client.output()
+            let finished = output.contains(#""finish_reason":"length""#) || output.contains(#""finish_reason":"abort""#)
+            let refused = output.contains("shutting down")  // reached the server after the signal
+            let neverConnected = output.isEmpty && client.process.terminationStatus == 7  // curl: the port was closed
+            #expect(finished || refused || neverConnected,
+                    "request \(index) (curl exit \(client.process.terminationStatus)): \(output.suffix(300))")
+            if index % 3 == 0 && finished { #expect(output.hasSuffix("data: [DONE]\n\n"), "stream \(index) was not closed") }
+            #expect(!output.contains("Internal Server Error"))
+        }
+        #expect(clients.filter { !$0.output().isEmpty }.count >= 20, "most requests reached the server before the signal")
+    }
+
     @Test func aPortInUseIsAClearError() throws {
         let first = try ServerProcess(["--model", "synthetic:layers=2"])
         defer { first.kill() }

@@ -121,6 +121,13 @@ import Transport
                 let data = Self.json(response.body)["data"] as? [[String: Any]]
                 #expect(data?.first?["id"] as? String == "tiny")
             }
+            try await client.execute(uri: "/v1/models/tiny", method: .get) { response in
+                #expect(Self.json(response.body)["id"] as? String == "tiny")
+            }
+            try await client.execute(uri: "/v1/models/other", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect((Self.json(response.body)["error"] as? [String: Any])?["code"] as? String == "model_not_found")
+            }
             _ = try await Self.post(client, "/v1/completions", #"{"prompt": "x", "max_tokens": 2}"#)
             try await client.execute(uri: "/metrics", method: .get) { response in
                 let text = String(buffer: response.body)

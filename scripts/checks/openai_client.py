@@ -23,6 +23,7 @@ def metric(name):
 
 
 model = client.models.list().data[0].id
+check(client.models.retrieve(model).id == model, "models.retrieve")
 chat = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "What is the capital of France?"}],
                                       max_tokens=16, temperature=0, n=2, logprobs=True, top_logprobs=3)
 check(len(chat.choices) == 2 and "Paris" in chat.choices[0].message.content, f"chat n=2: {chat.choices[0].message.content!r}")

@@ -42,7 +42,7 @@ final class PipelineLaunch: Sendable {
         }
         self.setups = setups
         monitors = setups.map(\.monitor)
-        watchdog = Watchdog(monitors: monitors, lifeline: lifeline, timeout: options.watchdogSeconds)
+        watchdog = Watchdog(monitors: monitors, lifeline: lifeline, timeout: options.watchdogSeconds, size: stages)
     }
 
     /// Starts every hosted rank's relay and loop thread, and the watchdog.

@@ -60,7 +60,7 @@ final class PipelineLoop {
         self.setup = setup
         let options = setup.options
         table = RequestTable(blocks: BlockManager(blockSize: options.blockSize, blockCount: setup.blockCount),
-                             contextLength: setup.model.contextLength)
+                             contextLength: setup.options.contextLength(of: setup.model))
         scheduler = Scheduler(maxBatchedTokens: options.maxBatchedTokens, maxSequences: options.maxSequences,
                               stages: setup.size)
         statistics = StageStatistics(rank: setup.rank, layers: setup.layers)
@@ -273,7 +273,7 @@ final class PipelineLoop {
                                   + "but is not in flight here")
         }
         state.inFlight = false
-        let text = state.append(SampledToken(tokenID: entry.token, logprob: 0), contextLength: setup.model.contextLength)
+        let text = state.append(SampledToken(tokenID: entry.token, logprob: 0), contextLength: table.contextLength)
         if isFirst { clients.emit(state, token: entry.token, text: text, diff: entry.diff) }
         if state.finishReason != nil { table.remove(state) }
     }

@@ -46,6 +46,21 @@ enum PipelineStep: String, Sendable {
     case handle = "handling executed batches"
     case drain = "draining at shutdown"
 
+    /// The step as the watchdog reports it for `rank` of `size`, naming the rank it waits on: a rank can only see
+    /// its own progress, so across processes this is what points at the stalled one.
+    func description(rank: Int, size: Int) -> String {
+        switch self {
+        case .plan where rank > 0: return "waiting for the plan from rank \(rank - 1)"
+        case .activations where rank > 0: return "waiting for activations from rank \(rank - 1)"
+        case .receiveCount where rank > 0: return "waiting for the executed-batch count from rank \(rank - 1)"
+        case .count, .handle, .drain:
+            guard size > 1 else { return rawValue }
+            let source = rank == 0 ? size - 1 : rank - 1
+            return rawValue + " (sample states come from rank \(source)" + (rank == 0 ? ", the last rank)" : ")")
+        default: return rawValue
+        }
+    }
+
     /// Whether the rank is waiting for another thread or rank (rather than working itself).
     var isWaiting: Bool {
         switch self {
@@ -96,7 +111,11 @@ final class Watchdog: Sendable {
     private let timeout: Double
     private let stopped = Mutex(false)
 
-    init(monitors: [RankMonitor], lifeline: Lifeline, timeout: Double) {
+    /// Ranks in the whole pipeline (this process may host fewer).
+    private let size: Int
+
+    init(monitors: [RankMonitor], lifeline: Lifeline, timeout: Double, size: Int) {
+        self.size = size
         self.monitors = monitors
         self.lifeline = lifeline
         self.timeout = timeout
@@ -129,7 +148,7 @@ final class Watchdog: Sendable {
             if let (rank, checkpoint) = stalled, !stopped.withLock({ $0 }) {
                 let seconds = age(checkpoint)
                 lifeline.fail("watchdog: rank \(rank) made no progress for \(String(format: "%.1f", seconds)) s while "
-                    + "\(checkpoint.step.rawValue) in iteration \(checkpoint.iteration); the pipeline stopped "
+                    + "\(checkpoint.step.description(rank: rank, size: size)) in iteration \(checkpoint.iteration); the pipeline stopped "
                     + "(raise --pp-watchdog-seconds if a stage legitimately takes longer)")
             }
         }
