@@ -1,10 +1,10 @@
 import Dispatch
 import Engine
 import Foundation
+import Kernels
 import Logging
 import Server
 import ServiceLifecycle
-import Synchronization
 
 /// Runs `handler` (on a dispatch queue) for each delivery of `signals`, which then no longer end the process.
 final class SignalHandler {
@@ -39,7 +39,7 @@ final class GracefulShutdown: Sendable {
     private let services: ServiceGroup
     private let grace: Double
     private let logger: Logger
-    private let signals = Mutex(0)
+    private let signals = Locked(0)
 
     init(state: ServingState, services: ServiceGroup, grace: Double, logger: Logger) {
         self.state = state

@@ -46,7 +46,7 @@ public func parallelChunks(_ count: Int, minimumPerChunk: Int = 16, _ body: (Ran
 /// finished, so it never outlives the `run` call that owns it.
 public final class WorkerPool: @unchecked Sendable {
     nonisolated(unsafe) private static var sharedPool = WorkerPool(threads: KernelThreads.cores)
-    private static let sharedLock = Mutex(())
+    private static let sharedLock = Locked(())
 
     /// The pool used by the kernels.
     public static var shared: WorkerPool { sharedLock.withLock { _ in sharedPool } }

@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 import Kernels
-import Synchronization
 
 /// A named weight tensor, normalized to a `rows × columns` matrix (vectors are `1 × n`).
 public struct StoredTensor: Sendable {
@@ -24,13 +23,13 @@ public final class TensorStore: Sendable {
     /// Keeps the mappings (and private copies) alive as long as any matrix points into them.
     let owners: [AnyObject & Sendable]
     /// Tensors already copied out of the mappings by `privatized`, so stages of one process share one copy.
-    private let copies: Mutex<[String: PrivateTensor]>
+    private let copies: Locked<[String: PrivateTensor]>
 
     init(source: String, tensors: [String: StoredTensor], owners: [AnyObject & Sendable]) {
         self.source = source
         self.tensors = tensors
         self.owners = owners
-        copies = Mutex([:])
+        copies = Locked([:])
     }
 
     /// This store with the named tensors copied out of the file mappings into this process's memory, so that the

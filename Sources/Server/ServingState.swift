@@ -1,5 +1,5 @@
 import Engine
-import Synchronization
+import Kernels
 
 /// Where a server is in its life: loading its model, serving it, or stopping. The HTTP port opens before the model
 /// has loaded, so health checks see `503 loading` instead of a refused connection.
@@ -12,10 +12,10 @@ public final class ServingState: Sendable {
         case stopping(ServedModel?)
     }
 
-    private let phase: Mutex<Phase>
+    private let phase: Locked<Phase>
 
     public init(_ phase: Phase = .loading) {
-        self.phase = Mutex(phase)
+        self.phase = Locked(phase)
     }
 
     public var current: Phase { phase.withLock { $0 } }

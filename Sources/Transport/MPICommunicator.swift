@@ -1,13 +1,13 @@
 #if MPI
+import Kernels
 import CMPI
 import Engine
 import Foundation
-import Synchronization
 
 /// The process's MPI library: initialised once with `MPI_THREAD_MULTIPLE` (the relay thread and the loop thread
 /// both call MPI), finalised once at exit.
 public enum MPIRuntime {
-    private static let state = Mutex<(initialized: Bool, finalized: Bool)>((false, false))
+    private static let state = Locked<(initialized: Bool, finalized: Bool)>((false, false))
 
     /// Whether this process was started by an MPI launcher (`mpirun`), judging by its environment.
     public static var launchedByMPI: Bool {

@@ -1,7 +1,7 @@
 import Engine
 import Foundation
+import Kernels
 import Model
-import Synchronization
 import Testing
 import Transport
 
@@ -39,7 +39,7 @@ final class FaultyStage: StageModel {
     let base: any StageModel
     let rank: Int
     let fault: FaultyModel.Fault
-    let calls = Mutex(0)
+    let calls = Locked(0)
 
     init(base: any StageModel, rank: Int, fault: FaultyModel.Fault) {
         self.base = base
@@ -64,7 +64,7 @@ final class FaultyStage: StageModel {
 /// Counts the sends of each tag that were made but not yet seen complete; a send completes only once it is waited
 /// for or tested twice, like a large MPI message still in flight.
 final class SendLedger: Sendable {
-    let state = Mutex<(open: [MessageTag: Int], most: [MessageTag: Int])>(([:], [:]))
+    let state = Locked<(open: [MessageTag: Int], most: [MessageTag: Int])>(([:], [:]))
 
     func opened(_ tag: MessageTag) {
         state.withLock { s in
@@ -79,8 +79,8 @@ final class SendLedger: Sendable {
 final class SlowSend: SendRequest {
     let tag: MessageTag
     let ledger: SendLedger
-    let tests = Mutex(0)
-    let done = Mutex(false)
+    let tests = Locked(0)
+    let done = Locked(false)
 
     init(tag: MessageTag, ledger: SendLedger) {
         self.tag = tag

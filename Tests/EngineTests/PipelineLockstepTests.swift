@@ -1,13 +1,13 @@
 import Engine
 import Foundation
+import Kernels
 import Model
-import Synchronization
 import Testing
 import Transport
 
 /// Collects every rank's per-iteration records.
 final class Recorder: PipelineObserver {
-    private let records = Mutex<[IterationRecord]>([])
+    private let records = Locked<[IterationRecord]>([])
 
     func iterationEnded(_ record: IterationRecord) {
         records.withLock { $0.append(record) }

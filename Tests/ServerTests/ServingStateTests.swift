@@ -2,9 +2,9 @@ import Engine
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Kernels
 import Logging
 import Server
-import Synchronization
 import Testing
 
 /// The server's life around its requests: loading, serving, stopping; per-request log lines; streamed offsets.
@@ -109,7 +109,7 @@ import Testing
 
 /// A log handler that keeps the messages it is given.
 final class LogCapture: LogHandler, Sendable {
-    private let store = Mutex<[String]>([])
+    private let store = Locked<[String]>([])
     var messages: [String] { store.withLock { $0 } }
 
     func log(event: LogEvent) {

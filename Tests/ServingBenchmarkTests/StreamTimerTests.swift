@@ -1,9 +1,9 @@
 import Foundation
-import Synchronization
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import ServingBenchmark
+import Synchronization
+import Testing
 
 /// Stream timing from raw server-sent events, and whole runs against a fake server with known timings.
 @Suite struct StreamTimerTests {
@@ -96,7 +96,7 @@ import ServingBenchmark
 
 /// A value shared with a `@Sendable` progress callback.
 final class Counter: Sendable {
-    private let box = Mutex(0)
-    var value: Int { box.withLock { $0 } }
-    func set(_ value: Int) { box.withLock { $0 = value } }
+    private let box = Atomic(0)
+    var value: Int { box.load(ordering: .acquiring) }
+    func set(_ value: Int) { box.store(value, ordering: .releasing) }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Kernels
 
 /// The shared fate of the pipeline ranks in one process: the first fatal error (a failed forward, a transport error,
 /// a stall caught by the watchdog) is recorded here, and every waiting thread notices it within one poll interval and
@@ -8,7 +8,7 @@ final class Lifeline: Sendable {
     /// How often a blocked thread checks for failure (it is woken at once for its own event).
     static let pollInterval = 0.02
 
-    private let state = Mutex<(failure: String?, wakers: [@Sendable () -> Void])>((nil, []))
+    private let state = Locked<(failure: String?, wakers: [@Sendable () -> Void])>((nil, []))
 
     var failure: String? { state.withLock { $0.failure } }
 

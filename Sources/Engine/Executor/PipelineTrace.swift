@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Kernels
 
 /// A timeline of what every pipeline rank hosted in this process did: spans on each rank's loop thread and relay
 /// thread, tagged with the micro-batch they worked on, written as Chrome-trace / Perfetto JSON
@@ -39,7 +39,7 @@ public final class PipelineTrace: Sendable {
 
     /// Spans kept at most (about 100 bytes each); later ones are counted, not kept.
     public let capacity: Int
-    private let state = Mutex<(spans: [Span], dropped: Int, layers: [Int: Range<Int>])>(([], 0, [:]))
+    private let state = Locked<(spans: [Span], dropped: Int, layers: [Int: Range<Int>])>(([], 0, [:]))
 
     public init(capacity: Int = 4_000_000) {
         self.capacity = capacity

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Kernels
 
 /// What one pipeline rank did since it started: where its time went and how full the pipe was.
 public struct StageStatistics: Sendable, Equatable {
@@ -81,11 +81,11 @@ final class RankMonitor: Sendable {
     }
 
     let rank: Int
-    private let state: Mutex<(checkpoint: Checkpoint, statistics: StageStatistics)>
+    private let state: Locked<(checkpoint: Checkpoint, statistics: StageStatistics)>
 
     init(rank: Int, layers: Range<Int>) {
         self.rank = rank
-        state = Mutex((Checkpoint(), StageStatistics(rank: rank, layers: layers)))
+        state = Locked((Checkpoint(), StageStatistics(rank: rank, layers: layers)))
     }
 
     func checkpoint(_ step: PipelineStep, iteration: Int, idle: Bool = false) {
@@ -109,7 +109,7 @@ final class Watchdog: Sendable {
     private let monitors: [RankMonitor]
     private let lifeline: Lifeline
     private let timeout: Double
-    private let stopped = Mutex(false)
+    private let stopped = Locked(false)
 
     /// Ranks in the whole pipeline (this process may host fewer).
     private let size: Int

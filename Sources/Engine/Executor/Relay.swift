@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Kernels
 
 /// A micro-batch this rank executed, on its way to being handled: which chunks sampled (by arrival number, in batch
 /// order) and, once known, the sample state the last rank produced for it.
@@ -33,7 +33,7 @@ final class Relay: Sendable {
     let output = BlockingQueue<ExecutedBatch>()
     private let finished = BlockingQueue<Bool>()
     /// The last rank's sends to rank 0 (made from its loop thread).
-    private let directSends: Mutex<SendSlots>
+    private let directSends: Locked<SendSlots>
 
     init(rank: Int, size: Int, channel: (any Communicator)?, lifeline: Lifeline, slotCount: Int, trace: PipelineTrace? = nil) {
         self.trace = trace
@@ -42,7 +42,7 @@ final class Relay: Sendable {
         self.channel = channel
         self.lifeline = lifeline
         self.slotCount = slotCount
-        directSends = Mutex(SendSlots(count: slotCount))
+        directSends = Locked(SendSlots(count: slotCount))
     }
 
     /// Ranks that receive sample states run a relay thread; the last rank (and a single rank) do not.

@@ -80,6 +80,9 @@ struct WireReader {
         let size = MemoryLayout<T>.stride
         let count = try readCount(elementSize: size)
         let slice = try take(count * size)
+        // Not through `unsafeUninitializedCapacity` when empty: it would store the count into the shared empty-array
+        // singleton, a (benign) write that ThreadSanitizer reports as a race between ranks.
+        guard count > 0 else { return [] }
         return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             UnsafeMutableRawBufferPointer(buffer).copyBytes(from: slice)
             initialized = count

@@ -108,6 +108,7 @@ public struct SyntheticStage: StageModel {
     /// First-stage activations: token id, position, layer counter 0, then small integers derived from the token.
     func embed(batch: [SequenceChunk], tokens: [Int32], count: Int) -> [Float] {
         let width = spec.hiddenSize
+        guard count > 0 else { return [] }  // see WireReader.readArray
         return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             var row = 0
             for chunk in batch {
