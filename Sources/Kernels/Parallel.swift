@@ -45,15 +45,14 @@ public func parallelChunks(_ count: Int, minimumPerChunk: Int = 16, _ body: (Ran
 /// (release/acquire); the job closure is only called between `run` publishing it and `run` observing that every chunk
 /// finished, so it never outlives the `run` call that owns it.
 public final class WorkerPool: @unchecked Sendable {
-    nonisolated(unsafe) private static var sharedPool = WorkerPool(threads: KernelThreads.cores)
-    private static let sharedLock = Locked(())
+    private static let sharedPool = Locked(WorkerPool(threads: KernelThreads.cores))
 
     /// The pool used by the kernels.
-    public static var shared: WorkerPool { sharedLock.withLock { _ in sharedPool } }
+    public static var shared: WorkerPool { sharedPool.withLock { $0 } }
 
     static func configureShared(threads: Int) {
-        sharedLock.withLock { _ in
-            if sharedPool.threadCount != max(1, threads) { sharedPool = WorkerPool(threads: threads) }
+        sharedPool.withLock { pool in
+            if pool.threadCount != max(1, threads) { pool = WorkerPool(threads: threads) }
         }
     }
 
