@@ -41,26 +41,23 @@ struct Call: Sendable {
     /// Records the finished choices in the metrics and logs one line for the call (`note`: how it ended, if oddly).
     func finished(_ results: [GenerationResult], firstTokens: [ContinuousClock.Instant?], note: String? = nil) {
         let end = ContinuousClock.now
+        let total = started.duration(to: end) / .seconds(1)
         for (result, firstToken) in zip(results, firstTokens) {
             metrics.promptTokens.increment(by: Int64(result.usage.promptTokens))
             metrics.generationTokens.increment(by: Int64(result.usage.completionTokens))
-            metrics.endToEnd.record(seconds(started.duration(to: end)))
+            metrics.endToEnd.record(total)
             guard let firstToken else { continue }
-            metrics.timeToFirstToken.record(seconds(started.duration(to: firstToken)))
+            metrics.timeToFirstToken.record(started.duration(to: firstToken) / .seconds(1))
             if result.usage.completionTokens > 1 {
-                metrics.timePerOutputToken.record(seconds(firstToken.duration(to: end)) / Double(result.usage.completionTokens - 1))
+                metrics.timePerOutputToken.record(firstToken.duration(to: end) / .seconds(1) / Double(result.usage.completionTokens - 1))
             }
         }
         let generated = results.reduce(0) { $0 + $1.usage.completionTokens }
         let reasons = Set(results.map(\.finishReason.rawValue)).sorted().joined(separator: ",")
-        let ttft = firstTokens.compactMap { $0 }.min().map { String(format: ", TTFT %.0f ms", seconds(started.duration(to: $0)) * 1000) } ?? ""
-        let duration = String(format: "%.3f s", seconds(started.duration(to: end)))
+        let ttft = firstTokens.compactMap { $0 }.min().map { String(format: ", TTFT %.0f ms", started.duration(to: $0) / .milliseconds(1)) } ?? ""
+        let duration = String(format: "%.3f s", total)
         let how = (parsed.stream ? ", streamed" : "") + (note.map { ", \($0)" } ?? "")
         logger.info("\(id): \(parsed.promptTokenIDs.count) prompt tokens, \(generated) generated (\(reasons))\(ttft), \(duration)\(how)")
-    }
-
-    func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 
     func usage(_ results: [GenerationResult]) -> [String: Any] {

@@ -81,7 +81,7 @@ public struct ServeBenchmark: Sendable {
                                     generator: &generator)
         let origin = ContinuousClock.now
         let outcomes = try await inParallel(prompts, model: model, at: arrivals, origin: origin, progress: progress)
-        return ServeBenchmarkRun(outcomes: outcomes, duration: Self.seconds(origin.duration(to: .now)), modelName: model)
+        return ServeBenchmarkRun(outcomes: outcomes, duration: origin.duration(to: .now) / .seconds(1), modelName: model)
     }
 
     /// Sends each prompt at its arrival time (seconds after `origin`; nil: at once), at most `maxConcurrency` at a time.
@@ -119,7 +119,7 @@ public struct ServeBenchmark: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: payload(prompt, model: model))))
-        let start = Self.seconds(origin.duration(to: .now))
+        let start = origin.duration(to: .now) / .seconds(1)
         var timer = StreamTimer(endpoint: options.endpoint, start: start, promptLength: prompt.promptLength)
         do {
             let response = try await client.execute(request, timeout: .hours(6))
@@ -130,7 +130,7 @@ public struct ServeBenchmark: Sendable {
                 return outcome
             }
             for try await buffer in response.body {
-                try timer.receive(buffer.readableBytesView, at: Self.seconds(origin.duration(to: .now)))
+                try timer.receive(buffer.readableBytesView, at: origin.duration(to: .now) / .seconds(1))
             }
             return timer.finish()
         } catch {
@@ -172,10 +172,6 @@ public struct ServeBenchmark: Sendable {
             throw BenchmarkError("\(options.baseURL)/v1/models answered \(response.status.code) without a model; pass --model-name")
         }
         return id
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }
 
