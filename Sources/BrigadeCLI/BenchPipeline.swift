@@ -79,12 +79,14 @@ struct BenchPipeline: AsyncParsableCommand {
         }
         let hops = try hopLatencies()
         var runs: [Run] = []
-        let splits = try partitions.map { try resolve($0, pipeline: pipeline) } ?? [(nil, nil)]
+        // `--pp-partition auto` is measured once, so every mode runs the same split.
+        let measured = engine.isAutoPartition && engine.pp > 1 ? try engine.agreedAutoPartition(pipeline, stages: engine.pp) : nil
+        let splits = try partitions.map { try resolve($0, pipeline: pipeline) } ?? [(nil, measured)]
         for (name, split) in splits {
             for mode in try parsedModes {
                 var options = try engine.options
                 options.asynchronous = mode == "async"
-                if name != nil { options.partition = split }
+                if let split { options.partition = split }
                 // On MPI ranks other than 0 this runs the rank's share of the mode's pipeline and returns nil.
                 guard let running = try engine.startEngine(pipeline, options: options) else { continue }
                 var run = try await measure(mode: mode, engine: running, prompts: prompts)

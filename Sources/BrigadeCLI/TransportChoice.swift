@@ -32,7 +32,9 @@ extension EngineOptionGroup {
     /// rank 0 stops it and returns nil (those ranks print nothing but errors).
     func startEngine(_ model: any PipelineModel, options: EngineOptions) throws -> InferenceEngine? {
         var options = options
-        if isAutoPartition && options.pipelineStages > 1 { options.partition = try agreedAutoPartition(model, stages: options.pipelineStages) }
+        if isAutoPartition && options.pipelineStages > 1 && options.partition == nil {
+            options.partition = try agreedAutoPartition(model, stages: options.pipelineStages)
+        }
         guard usesMPI else { return try requireRoomForOneSequence(InferenceEngine.inProcess(model: model, options: options)) }
         #if MPI
         let world = try MPIRuntime.world()

@@ -67,6 +67,12 @@ import FoundationXML
         let busy = runs.map { ($0["stage_busy"] as? [Double]) ?? [] }
         #expect(busy.count == 2 && busy[1].reduce(0, +) / 3 > busy[0].reduce(0, +) / 3, "auto keeps the stages busier on average: \(busy)")
 
+        // Measured once, so async and sync run the same split.
+        let bothModes = try CLITests.run(["bench", "pipeline", "--model", Self.uneven, "--pp", "3", "--requests", "8", "--output-tokens", "2",
+                                          "--pp-partition", "auto"])
+        #expect(bothModes.status == 0, "\(bothModes.stderr)")
+        #expect(bothModes.stderr.components(separatedBy: "--pp-partition auto: split").count == 2, "\(bothModes.stderr)")
+
         let generate = try CLITests.run(["generate", "--model", Self.uneven, "--prompt", "abc", "--max-tokens", "3", "--pp", "3",
                                          "--pp-partition", "auto", "--stats"])
         #expect(generate.status == 0, "\(generate.stderr)")
