@@ -27,6 +27,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Comma-separated paths served without the API key.") var unauthenticatedPaths = "/health,/metrics,/openapi.json"
     @Option(help: "Largest request body in bytes.") var maxBodyBytes = 4 << 20
     @Option(help: "Longest prompt in tokens (default: the model's context).") var maxPromptTokens: Int?
+    @Option(help: "Largest request header field, and all of them together, in bytes (beyond: 400).") var maxHeaderBytes = 64 << 10
+    @Option(help: "Close a connection idle this many seconds (no request in progress, or a request head still incomplete); 0: never.")
+    var idleTimeoutSeconds = 60.0
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Engine") var engine: EngineOptionGroup
 
@@ -35,6 +38,10 @@ struct Serve: AsyncParsableCommand {
         guard maxWaitingRequests >= 1 else { throw ValidationError("--max-waiting-requests must be at least 1") }
         guard (1024...(1 << 30)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be between 1024 and 1073741824") }
         if let maxPromptTokens, maxPromptTokens < 1 { throw ValidationError("--max-prompt-tokens must be at least 1") }
+        guard (1024...(1 << 20)).contains(maxHeaderBytes) else { throw ValidationError("--max-header-bytes must be between 1024 and 1048576") }
+        guard idleTimeoutSeconds >= 0, idleTimeoutSeconds.isFinite else {
+            throw ValidationError("--idle-timeout-seconds must be 0 (never) or more, got \(idleTimeoutSeconds)")
+        }
         if let key = resolvedAPIKey, key.count < 8 || key.contains(where: \.isWhitespace) {
             throw ValidationError("the API key must be at least 8 characters without spaces")
         }
@@ -57,6 +64,8 @@ struct Serve: AsyncParsableCommand {
         server.maxWaitingRequests = maxWaitingRequests
         server.bodyLimit = maxBodyBytes
         server.maxPromptTokens = maxPromptTokens
+        server.maxHeaderBytes = maxHeaderBytes
+        server.idleTimeout = idleTimeoutSeconds > 0 ? .milliseconds(Int64(idleTimeoutSeconds * 1000)) : nil
         server.apiKey = resolvedAPIKey
         server.unauthenticatedPaths = Set(unauthenticatedPaths.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         let (listening, listened) = AsyncStream<Void>.makeStream()

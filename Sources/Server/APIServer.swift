@@ -1,8 +1,10 @@
 import Engine
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Model
+import NIOCore
 
 /// The OpenAI-compatible HTTP API over one served model.
 public struct APIServer: Sendable {
@@ -18,6 +20,11 @@ public struct APIServer: Sendable {
     public var apiKey: String?
     /// Paths open without the API key (probes, scrapers and the API description by default).
     public var unauthenticatedPaths: Set<String> = ["/health", "/metrics", "/openapi.json"]
+    /// A connection with no request in progress for this long is closed (also one whose request head never
+    /// completes: a slowloris client). Nil: never.
+    public var idleTimeout: Duration? = .seconds(60)
+    /// Largest request head: one header field, and all of them together (bytes); beyond, the answer is 400.
+    public var maxHeaderBytes = 64 << 10
     let metrics: ServerMetrics
     let logger: Logger
 
@@ -66,8 +73,10 @@ public struct APIServer: Sendable {
     /// An application serving `router()` on `host:port`; `onListening` runs once the port is bound.
     public func application(host: String, port: Int,
                             onListening: @escaping @Sendable () -> Void = {}) -> some ApplicationProtocol {
-        Application(router: router(), configuration: .init(address: .hostname(host, port: port)),
-                    onServerRunning: { _ in onListening() }, logger: logger)
+        var http = HTTP1Channel.Configuration(idleTimeout: idleTimeout.map { TimeAmount.nanoseconds(Int64($0 / .nanoseconds(1))) })
+        http.httpDecoder = HTTP1Channel.Configuration.DecoderConfiguration(maxHeaderFieldSize: maxHeaderBytes, maxHeaderListSize: maxHeaderBytes, maxHeaderFieldCount: 256)
+        return Application(router: router(), server: .http1(configuration: http), configuration: .init(address: .hostname(host, port: port)),
+                           onServerRunning: { _ in onListening() }, logger: logger)
     }
 
     /// The OpenAI model object of `model`.
@@ -92,22 +101,11 @@ public struct APIServer: Sendable {
         do {
             let model = try state.modelForNewRequest()
             let body = try await request.body.collect(upTo: bodyLimit + 1)
-            let parsed = try ParsedRequest(try Fields(body: Data(buffer: body), limit: bodyLimit), kind: kind, model: model)
-            if let maxPromptTokens, parsed.promptTokenIDs.count > maxPromptTokens {
-                throw APIError.invalid(kind == .chat ? "messages" : "prompt",
-                                       "the prompt has \(parsed.promptTokenIDs.count) tokens; this server accepts at most \(maxPromptTokens)")
-            }
+            let id = (kind == .chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+            let (parsed, requests) = try decode(Data(buffer: body), kind: kind, model: model, id: id)
             if let maxWaitingRequests, model.engine.statistics.waiting >= maxWaitingRequests {
                 throw APIError(.tooManyRequests, "the server is at capacity (\(maxWaitingRequests) requests waiting); retry shortly",
                                type: "server_overloaded")
-            }
-            let id = (kind == .chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-            let requests = try (0..<parsed.choices).map { index throws(APIError) in
-                var choice = parsed.template
-                choice.id = "\(id)-\(index)"
-                if let seed = choice.sampling.seed { choice.sampling.seed = seed &+ UInt64(index) }
-                try Self.checked { () throws(EngineError) in try model.engine.validate(choice) }
-                return choice
             }
             let streams = try requests.map { choice throws(APIError) in
                 try Self.checked { () throws(EngineError) in try model.engine.submit(choice) }
@@ -121,6 +119,33 @@ public struct APIServer: Sendable {
         } catch let error as EngineError {
             return refused(Self.apiError(error), path: request.uri.path)
         }
+    }
+
+    /// Decodes and checks a request body as the handlers do, without submitting anything: the parsed request and one
+    /// engine request per choice, or the `APIError` the client would get.
+    func decode(_ body: Data, kind: ParsedRequest.Kind, model: ServedModel, id: String) throws(APIError)
+        -> (ParsedRequest, [GenerationRequest])
+    {
+        let parsed = try ParsedRequest(try Fields(body: body, limit: bodyLimit), kind: kind, model: model)
+        if let maxPromptTokens, parsed.promptTokenIDs.count > maxPromptTokens {
+            throw APIError.invalid(kind == .chat ? "messages" : "prompt",
+                                   "the prompt has \(parsed.promptTokenIDs.count) tokens; this server accepts at most \(maxPromptTokens)")
+        }
+        let requests = try (0..<parsed.choices).map { index throws(APIError) in
+            var choice = parsed.template
+            choice.id = "\(id)-\(index)"
+            if let seed = choice.sampling.seed { choice.sampling.seed = seed &+ UInt64(index) }
+            try Self.checked { () throws(EngineError) in try model.engine.validate(choice) }
+            return choice
+        }
+        return (parsed, requests)
+    }
+
+    /// The engine requests a body sent to `/v1/chat/completions` (`chat`) or `/v1/completions` would start, or the
+    /// error its client would get; nothing is submitted. The entry point of the request fuzzer.
+    public func checkRequest(_ body: Data, chat: Bool) throws(APIError) -> [GenerationRequest] {
+        guard let model = state.model else { throw APIError.loading }
+        return try decode(body, kind: chat ? .chat : .completion, model: model, id: "check").1
     }
 
     /// Counts, logs and answers a request that gets an error.

@@ -167,6 +167,36 @@ import Testing
         #expect(clients.filter { !$0.output().isEmpty }.count >= 20, "most requests reached the server before the signal")
     }
 
+    @Test func oversizedHeadersAndSlowClientsAreCutOff() throws {
+        let server = try ServerProcess(["--model", "synthetic:layers=2,stage-ms=40", "--idle-timeout-seconds", "1", "--max-header-bytes", "8192"])
+        defer { server.kill() }
+        try #require(server.waitUntilHealthy(), "the server did not come up:\n\(server.log)")
+        let big = try CLITests.run(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Big: " + String(repeating: "a", count: 10_000),
+                                    server.base + "/health"], executable: "curl")
+        #expect(big.stdout == "400", "a 10 kB header field over --max-header-bytes 8192")
+        // A client that sends half a request head and stalls (slowloris), and one that keeps an idle connection:
+        // both are closed after the idle timeout, and a streamed request longer than it is not.
+        let probe = """
+            import socket, sys, time
+            port = int(sys.argv[1])
+            def closed_after(data):
+                s = socket.create_connection(("127.0.0.1", port)); s.sendall(data); s.settimeout(5); start = time.time()
+                try:
+                    while s.recv(65536): pass
+                except OSError: return "error"
+                return round(time.time() - start, 1)
+            print(closed_after(b"GET /health HTTP/1.1\\r\\nHost: x\\r\\nX-Slow: "))
+            print(closed_after(b"GET /health HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"))
+            """
+        let run = try CLITests.run(["-c", probe, "\(server.port)"], executable: "python3")
+        let seconds = run.stdout.split(separator: "\n").compactMap { Double($0) }
+        #expect(seconds.count == 2 && seconds.allSatisfy { $0 >= 0.5 && $0 <= 3 }, "closed after \(run.stdout) \(run.stderr)")
+        let long = try CLITests.run(["-s", server.base + "/v1/completions", "-H", "content-type: application/json", "-d",
+                                     #"{"prompt": "x", "max_tokens": 40, "ignore_eos": true, "stream": true}"#], executable: "curl")
+        #expect(long.stdout.hasSuffix("data: [DONE]\n\n"), "a stream longer than the idle timeout runs to its end")
+        #expect(try CLITests.run(["-s", server.base + "/health"], executable: "curl").stdout == "ok\n")
+    }
+
     @Test func aPortInUseIsAClearError() throws {
         let first = try ServerProcess(["--model", "synthetic:layers=2"])
         defer { first.kill() }
@@ -185,7 +215,8 @@ final class ServerProcess {
     let port = freeLocalPort()
     let logFile = NSTemporaryDirectory() + "brigade-serve-\(UUID().uuidString).log"
 
-    init(_ arguments: [String], mpiRanks: Int? = nil) throws {
+    init(_ arguments: [String], mpiRanks: Int? = nil, executable: String = CLITests.binary,
+         environment: [String: String] = [:]) throws {
         let serve = ["serve", "--port", "\(port)"] + arguments
         if let mpiRanks {
             process.executableURL = URL(fileURLWithPath: try CLITests.which("mpirun"))
@@ -194,8 +225,9 @@ final class ServerProcess {
             process.environment = ProcessInfo.processInfo.environment.merging(MPITests.environment) { $1 }
             #endif
         } else {
-            process.executableURL = URL(fileURLWithPath: CLITests.binary)
+            process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = serve
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
@@ -247,9 +279,10 @@ final class Curl {
     let out = Pipe()
     private var data = Data()
 
-    init(_ url: String, _ body: String) throws {
+    /// Posts `body`; with `maxSeconds`, curl hangs up after that long (a client that disconnects mid-request).
+    init(_ url: String, _ body: String, maxSeconds: Double? = nil) throws {
         process.executableURL = URL(fileURLWithPath: try CLITests.which("curl"))
-        process.arguments = ["-sN", url, "-H", "content-type: application/json", "-d", body]
+        process.arguments = ["-sN", url, "-H", "content-type: application/json", "-d", body] + (maxSeconds.map { ["-m", "\($0)"] } ?? [])
         process.standardOutput = out
         try process.run()
     }
