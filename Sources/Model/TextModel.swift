@@ -90,14 +90,22 @@ extension GGUFFile {
             throw ModelFileError(file: path, location: "key tokenizer.ggml.model",
                                  problem: "tokenizer model \"\(model)\" is not supported (Brigade reads byte-level BPE, \"gpt2\")")
         }
-        let types = metadata["tokenizer.ggml.token_type"]?.array?.compactMap { $0.int.map(Int32.init) }
-        let id = { (key: String) in self.metadata[key]?.int.map(Int32.init) }
+        let types = metadata["tokenizer.ggml.token_type"]?.array?.compactMap { $0.int.map { Int32(clamping: $0) } }
+        func id(_ key: String) throws(ModelFileError) -> Int32? {
+            guard let value = metadata[key] else { return nil }
+            guard let int = value.int, let id = Int32(exactly: int), id >= 0 else {
+                throw ModelFileError(file: path, location: "key \(key)", problem: "expected a token id (0...\(Int32.max)), found \(value)")
+            }
+            return id
+        }
+        let specialTokens = SpecialTokenIDs(bos: try id("tokenizer.ggml.bos_token_id"), eos: try id("tokenizer.ggml.eos_token_id"),
+                                            unknown: try id("tokenizer.ggml.unknown_token_id"),
+                                            padding: try id("tokenizer.ggml.padding_token_id"))
         do {
             return try BPETokenizer(
                 tokens: try strings("tokenizer.ggml.tokens"), merges: try strings("tokenizer.ggml.merges"), tokenTypes: types,
                 ggufPreTokenizer: metadata["tokenizer.ggml.pre"]?.string ?? "default",
-                specialTokens: SpecialTokenIDs(bos: id("tokenizer.ggml.bos_token_id"), eos: id("tokenizer.ggml.eos_token_id"),
-                                               unknown: id("tokenizer.ggml.unknown_token_id"), padding: id("tokenizer.ggml.padding_token_id")),
+                specialTokens: specialTokens,
                 addBOS: metadata["tokenizer.ggml.add_bos_token"]?.bool, addEOS: metadata["tokenizer.ggml.add_eos_token"]?.bool)
         } catch {
             throw ModelFileError(file: path, location: "tokenizer", problem: "\(error)")
