@@ -22,8 +22,8 @@ public struct TextModel: Sendable {
             source = gguf.metadata["tokenizer.chat_template"]?.string
         } else if let hf = weights.huggingFace {
             let tokenizerPath = hf.directory + "/tokenizer.json"
-            guard let data = FileManager.default.contents(atPath: tokenizerPath) else {
-                throw ModelFileError(file: tokenizerPath, problem: "cannot read the tokenizer (missing or unreadable)")
+            guard let data = MappedFile.regularFileContents(tokenizerPath) else {
+                throw ModelFileError(file: tokenizerPath, problem: "cannot read the tokenizer (missing, unreadable or not a regular file)")
             }
             do {
                 tokenizer = try BPETokenizer(tokenizerJSON: data)

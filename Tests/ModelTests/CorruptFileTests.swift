@@ -27,6 +27,23 @@ import Testing
         #expect(try Self.loadError(GGUFBuilder.tinyLlama().build()) == nil)
     }
 
+    /// A FIFO named as the model (or as a checkpoint's config.json) is refused at once: opening or reading it would
+    /// otherwise wait for a writer forever.
+    @Test func aFIFOIsRefusedWithoutWaiting() throws {
+        let directory = NSTemporaryDirectory() + "brigade-fifo-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(mkfifo(directory + "/model.gguf", 0o600) == 0 && mkfifo(directory + "/config.json", 0o600) == 0)
+        for path in [directory + "/model.gguf", directory] {
+            do {
+                _ = try ModelWeights.open(path)
+                Issue.record("\(path) opened")
+            } catch {
+                #expect("\(error)".contains("not a regular file"), "\(error)")
+            }
+        }
+    }
+
     @Test func wrongMagic() throws {
         var b = GGUFBuilder.tinyLlama()
         b.magic = Array("GGML".utf8)

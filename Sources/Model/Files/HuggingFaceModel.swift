@@ -70,8 +70,8 @@ public struct HuggingFaceModel: Sendable {
     }
 
     static func readJSONObject(_ path: String) throws(ModelFileError) -> [String: Any] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelFileError(file: path, problem: "cannot read file (missing or unreadable)")
+        guard let data = MappedFile.regularFileContents(path) else {
+            throw ModelFileError(file: path, problem: "cannot read file (missing, unreadable or not a regular file)")
         }
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ModelFileError(file: path, problem: "not a JSON object")

@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -18,7 +20,8 @@ public final class MappedFile: @unchecked Sendable {
     /// Maps `path`. Throws `ModelFileError` if it cannot be opened, is empty, or cannot be mapped.
     public init(path: String) throws(ModelFileError) {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer; the S_IFREG check below refuses it.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             throw ModelFileError(file: path, problem: "cannot open: \(String(cString: strerror(errno)))")
         }
@@ -41,6 +44,14 @@ public final class MappedFile: @unchecked Sendable {
 
     deinit {
         munmap(UnsafeMutableRawPointer(mutating: base), count)
+    }
+
+    /// The bytes of `path` if it is (or links to) a regular file; nil otherwise. Reading a FIFO or a device named
+    /// as a model's JSON file would wait for a writer forever.
+    static func regularFileContents(_ path: String) -> Data? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return FileManager.default.contents(atPath: path)
     }
 }
 
