@@ -51,6 +51,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        MemoryReclaimer.start()
         if try engine.isMPIWorker {
             // This rank computes until rank 0 stops the pipeline; signals are rank 0's to act on.
             let ignored = SignalHandler([SIGINT, SIGTERM]) { _ in }
