@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "brigade", targets: ["BrigadeCLI"]),
+        .executable(name: "brigade-fuzz", targets: ["BrigadeFuzz"]),
         .library(name: "Brigade", targets: ["Engine"]),
     ],
     traits: [
@@ -49,6 +50,8 @@ let package = Package(
             dependencies: [
                 "Engine", "ChatTemplates",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -75,6 +78,11 @@ let package = Package(
             ],
             swiftSettings: simdFlags
         ),
+        // Fuzzing: every parser of untrusted bytes behind one entry point (Tests/FuzzTargetsTests/Corpora holds the corpora), and the
+        // libFuzzer driver / corpus replayer built by scripts/fuzz.
+        .target(name: "FuzzTargets", dependencies: ["Model", "Tokenization", "ChatTemplates", "Engine", "Transport", "Server"]),
+        .executableTarget(name: "BrigadeFuzz", dependencies: ["FuzzTargets"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"], exclude: ["Corpora"]),
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
         .testTarget(name: "ServingBenchmarkTests", dependencies: ["ServingBenchmark", .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                                   .product(name: "Hummingbird", package: "hummingbird")]),
