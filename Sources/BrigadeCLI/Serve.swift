@@ -66,7 +66,7 @@ struct Serve: AsyncParsableCommand {
         server.bodyLimit = maxBodyBytes
         server.maxPromptTokens = maxPromptTokens
         server.maxHeaderBytes = maxHeaderBytes
-        server.idleTimeout = idleTimeoutSeconds > 0 ? .milliseconds(Int64(idleTimeoutSeconds * 1000)) : nil
+        server.idleTimeout = idleTimeoutSeconds > 0 ? .seconds(idleTimeoutSeconds) : nil
         server.apiKey = resolvedAPIKey
         server.unauthenticatedPaths = Set(unauthenticatedPaths.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         let (listening, listened) = AsyncStream<Void>.makeStream()

@@ -47,8 +47,8 @@ struct Replay {
                 exit(2)
             }
             if isDirectory.boolValue {
-                let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-                files += names.sorted().map { path + "/" + $0 }
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                files += entries.sorted().map { path + "/" + $0 }
             } else {
                 files.append(path)
             }

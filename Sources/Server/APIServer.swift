@@ -73,7 +73,7 @@ public struct APIServer: Sendable {
     /// An application serving `router()` on `host:port`; `onListening` runs once the port is bound.
     public func application(host: String, port: Int,
                             onListening: @escaping @Sendable () -> Void = {}) -> some ApplicationProtocol {
-        var http = HTTP1Channel.Configuration(idleTimeout: idleTimeout.map { TimeAmount.nanoseconds(Int64($0 / .nanoseconds(1))) })
+        var http = HTTP1Channel.Configuration(idleTimeout: idleTimeout.map(TimeAmount.init))
         http.httpDecoder = HTTP1Channel.Configuration.DecoderConfiguration(maxHeaderFieldSize: maxHeaderBytes, maxHeaderListSize: maxHeaderBytes, maxHeaderFieldCount: 256)
         return Application(router: router(), server: .http1(configuration: http), configuration: .init(address: .hostname(host, port: port)),
                            onServerRunning: { _ in onListening() }, logger: logger)
