@@ -20,6 +20,12 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Kernel threads (default: all cores).")
     var threads: Int?
 
+    @Option(help: ArgumentHelp(
+        "How quantized weights are multiplied: int (activations quantized to 9-bit integers per 16 columns, integer kernels; fast) "
+            + "or f32 (weights dequantized to f32; the exact reference, token-identical to the numpy model).",
+        valueName: "int|f32"))
+    var precision: Precision = .integer
+
     static var defaultModelPath: String {
         if let path = ProcessInfo.processInfo.environment["BRIGADE_MODEL"], !path.isEmpty { return path }
         let home = ProcessInfo.processInfo.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 }
@@ -35,12 +41,16 @@ struct ModelOptions: ParsableArguments {
 
     /// Checks the CPU, applies `--threads`, and maps the model's weights.
     func loadWeights() throws -> ModelWeights {
-        try load(ModelWeights.open) { "\($0.config.layerCount) layers, \($0.config.vocabSize) embeddings" }
+        var weights = try load(ModelWeights.open) { "\($0.config.layerCount) layers, \($0.config.vocabSize) embeddings" }
+        weights.precision = precision
+        return weights
     }
 
     /// Like `loadWeights`, with the tokenizer and chat template.
     func loadTextModel() throws -> TextModel {
-        try load(TextModel.load) { "\($0.weights.config.layerCount) layers, \($0.tokenizer.vocabularySize) tokens" }
+        var text = try load(TextModel.load) { "\($0.weights.config.layerCount) layers, \($0.tokenizer.vocabularySize) tokens" }
+        text.weights.precision = precision
+        return text
     }
 
     var isSynthetic: Bool { resolvedPath.hasPrefix("synthetic") }
@@ -225,3 +235,5 @@ struct Progress {
         FileHandle.standardError.write(Data(String(format: "\r%@: %@ (%.2f s)\n", label, detail, seconds).utf8))
     }
 }
+
+extension Precision: ExpressibleByArgument {}

@@ -53,26 +53,32 @@ extension LlamaStage {
 
         // Attention block.
         rmsNormRows(x, layer.attentionNorm, tokens: t, into: &normed)
-        project(layer.q, normed, t, into: &q, bias: layer.qBias)
-        project(layer.k, normed, t, into: &k, bias: layer.kBias)
-        project(layer.v, normed, t, into: &v, bias: layer.vBias)
+        do {
+            let input = quantize(normed, tokens: t, for: layer.q)
+            project(layer.q, normed, input, t, into: &q, bias: layer.qBias)
+            project(layer.k, normed, input, t, into: &k, bias: layer.kBias)
+            project(layer.v, normed, input, t, into: &v, bias: layer.vBias)
+        }
         rotate(&q, heads: config.headCount, plan: plan)
         rotate(&k, heads: config.kvHeadCount, plan: plan)
         store(k: k, v: v, layer: index, plan: plan, cache: cache)
         attend(q: q, layer: index, plan: plan, cache: cache, into: &attention)
-        project(layer.o, attention, t, into: &projected, bias: nil)
+        project(layer.o, attention, quantize(attention, tokens: t, for: layer.o), t, into: &projected, bias: nil)
         addInPlace(&x, projected)
 
         // Feed-forward block (SwiGLU).
         var gate = [Float](repeating: 0, count: t * f)
         var up = [Float](repeating: 0, count: t * f)
         rmsNormRows(x, layer.ffnNorm, tokens: t, into: &normed)
-        project(layer.gate, normed, t, into: &gate, bias: nil)
-        project(layer.up, normed, t, into: &up, bias: nil)
+        do {
+            let input = quantize(normed, tokens: t, for: layer.gate)
+            project(layer.gate, normed, input, t, into: &gate, bias: nil)
+            project(layer.up, normed, input, t, into: &up, bias: nil)
+        }
         gate.withUnsafeMutableBufferPointer { g in
             up.withUnsafeBufferPointer { u in VectorOps.swiGLU(g.baseAddress!, up: u.baseAddress!, t * f) }
         }
-        project(layer.down, gate, t, into: &projected, bias: nil)
+        project(layer.down, gate, quantize(gate, tokens: t, for: layer.down), t, into: &projected, bias: nil)
         addInPlace(&x, projected)
     }
 
@@ -89,15 +95,23 @@ extension LlamaStage {
         }
     }
 
-    func project(_ w: WeightMatrix, _ input: [Float], _ tokens: Int, into out: inout [Float], bias: [Float]?) {
+    /// `input` quantized for the integer kernels if `weights` use them (all projections of one input share a
+    /// precision), else nil.
+    func quantize(_ input: [Float], tokens: Int, for weights: Projection) -> QuantizedActivations? {
+        guard weights.wantsQuantizedInput else { return nil }
+        return input.withUnsafeBufferPointer { QuantizedActivations($0.baseAddress!, tokens: tokens, columns: weights.columns) }
+    }
+
+    func project(_ w: Projection, _ input: [Float], _ quantized: QuantizedActivations?, _ tokens: Int,
+                 into out: inout [Float], bias: [Float]?) {
         input.withUnsafeBufferPointer { input in
             out.withUnsafeMutableBufferPointer { out in
                 if let bias {
                     bias.withUnsafeBufferPointer { b in
-                        MatMul.multiply(w, input.baseAddress!, tokens: tokens, into: out.baseAddress!, bias: b.baseAddress!)
+                        w.multiply(input.baseAddress!, quantized: quantized, tokens: tokens, into: out.baseAddress!, bias: b.baseAddress!)
                     }
                 } else {
-                    MatMul.multiply(w, input.baseAddress!, tokens: tokens, into: out.baseAddress!)
+                    w.multiply(input.baseAddress!, quantized: quantized, tokens: tokens, into: out.baseAddress!)
                 }
             }
         }

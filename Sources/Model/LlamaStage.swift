@@ -41,18 +41,18 @@ public struct LlamaStage: Sendable {
 
     struct Layer: Sendable {
         var attentionNorm: [Float]
-        var q, k, v, o: WeightMatrix
+        var q, k, v, o: Projection
         var qBias, kBias, vBias: [Float]?
         var ffnNorm: [Float]
-        var gate, up, down: WeightMatrix
+        var gate, up, down: Projection
     }
 
     let layers: [Layer]
     /// Keeps the file mappings that every weight matrix points into alive as long as the stage.
     let weights: TensorStore
-    let embedding: WeightMatrix?
+    let embedding: Projection?
     let outputNorm: [Float]?
-    let output: WeightMatrix?
+    let output: Projection?
     /// `theta^(-2i/d)` for each rotated pair, in double precision.
     let inverseFrequencies: [Double]
 
@@ -73,25 +73,25 @@ public struct LlamaStage: Sendable {
             let p = "blk.\(l)."
             layers.append(Layer(
                 attentionNorm: try store.vector(p + "attn_norm.weight", count: d),
-                q: try store.matrix(p + "attn_q.weight", rows: q, columns: d),
-                k: try store.matrix(p + "attn_k.weight", rows: kv, columns: d),
-                v: try store.matrix(p + "attn_v.weight", rows: kv, columns: d),
-                o: try store.matrix(p + "attn_output.weight", rows: d, columns: q),
+                q: try store.projection(p + "attn_q.weight", rows: q, columns: d),
+                k: try store.projection(p + "attn_k.weight", rows: kv, columns: d),
+                v: try store.projection(p + "attn_v.weight", rows: kv, columns: d),
+                o: try store.projection(p + "attn_output.weight", rows: d, columns: q),
                 qBias: config.hasQKVBias ? try store.vector(p + "attn_q.bias", count: q) : nil,
                 kBias: config.hasQKVBias ? try store.vector(p + "attn_k.bias", count: kv) : nil,
                 vBias: config.hasQKVBias ? try store.vector(p + "attn_v.bias", count: kv) : nil,
                 ffnNorm: try store.vector(p + "ffn_norm.weight", count: d),
-                gate: try store.matrix(p + "ffn_gate.weight", rows: f, columns: d),
-                up: try store.matrix(p + "ffn_up.weight", rows: f, columns: d),
-                down: try store.matrix(p + "ffn_down.weight", rows: d, columns: f)
+                gate: try store.projection(p + "ffn_gate.weight", rows: f, columns: d),
+                up: try store.projection(p + "ffn_up.weight", rows: f, columns: d),
+                down: try store.projection(p + "ffn_down.weight", rows: d, columns: f)
             ))
         }
         self.layers = layers
-        let tokenEmbedding = try store.matrix("token_embd.weight", rows: config.vocabSize, columns: d)
+        let tokenEmbedding = try store.projection("token_embd.weight", rows: config.vocabSize, columns: d)
         self.embedding = embedding ? tokenEmbedding : nil
         if head {
             outputNorm = try store.vector("output_norm.weight", count: d)
-            output = config.tiedEmbeddings ? tokenEmbedding : try store.matrix("output.weight", rows: config.vocabSize, columns: d)
+            output = config.tiedEmbeddings ? tokenEmbedding : try store.projection("output.weight", rows: config.vocabSize, columns: d)
         } else {
             outputNorm = nil
             output = nil
@@ -154,7 +154,7 @@ public struct LlamaStage: Sendable {
     }
 
     /// Final norm and output projection for the last token of each chunk that wants logits.
-    func head(x: [Float], batch: [SequenceChunk], norm: [Float], output: WeightMatrix) -> [Float] {
+    func head(x: [Float], batch: [SequenceChunk], norm: [Float], output: Projection) -> [Float] {
         let d = config.hiddenSize
         var rows: [Int] = []
         var end = 0
@@ -168,7 +168,7 @@ public struct LlamaStage: Sendable {
         var normed = [Float](repeating: 0, count: rows.count * d)
         var logits = [Float](repeating: 0, count: rows.count * config.vocabSize)
         rmsNormRows(last, norm, tokens: rows.count, into: &normed)
-        project(output, normed, rows.count, into: &logits, bias: nil)
+        project(output, normed, quantize(normed, tokens: rows.count, for: output), rows.count, into: &logits, bias: nil)
         return logits
     }
 }

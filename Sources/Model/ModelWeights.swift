@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// A model's configuration and weights, from either a GGUF file or a Hugging Face checkpoint directory.
 public struct ModelWeights: Sendable {
@@ -8,6 +9,8 @@ public struct ModelWeights: Sendable {
     public let gguf: GGUFFile?
     /// The Hugging Face checkpoint, when the model came from a directory.
     public let huggingFace: HuggingFaceModel?
+    /// How stages built from these weights multiply (`.integer` unless set).
+    public var precision: Precision = .integer
 
     /// Opens `path`: a `.gguf` file or a directory with `config.json` and safetensors weights.
     public static func open(_ path: String) throws(ModelFileError) -> ModelWeights {
@@ -26,14 +29,15 @@ public struct ModelWeights: Sendable {
     /// The stage holding `layers`, with the embedding if it starts at layer 0 and the head if it ends at the last.
     /// The stage's weights are copied out of the file mapping (see `TensorStore.privatized`), so the model file may
     /// change or shrink while the stage runs.
-    public func stage(layers: Range<Int>? = nil) throws(ModelFileError) -> LlamaStage {
+    /// - Parameter precision: how the stage multiplies (default: `self.precision`).
+    public func stage(layers: Range<Int>? = nil, precision: Precision? = nil) throws(ModelFileError) -> LlamaStage {
         let range = layers ?? 0..<config.layerCount
         let embedding = range.lowerBound == 0, head = range.upperBound == config.layerCount
         let local = store.privatized(store.tensors.keys.filter { name in
             if let layer = Self.layerIndex(name) { return range.contains(layer) }
             if name.hasPrefix("token_embd") { return embedding || (head && config.tiedEmbeddings) }
             return head && name.hasPrefix("output")
-        })
+        }, precision: precision ?? self.precision)
         return try LlamaStage(config: config, store: local, layers: range, embedding: embedding, head: head)
     }
 

@@ -8,7 +8,11 @@ import Kernels
 /// A named weight tensor, normalized to a `rows × columns` matrix (vectors are `1 × n`).
 public struct StoredTensor: Sendable {
     public let name: String
+    /// The tensor in its file encoding. When `packed` is set, `matrix` still describes its type and shape, but the
+    /// bytes it points at may have been released: compute with `packed`.
     public let matrix: WeightMatrix
+    /// The tensor packed for the integer kernels (`Precision.integer`), if it was.
+    public var packed: PackedMatrix? = nil
     public var type: TensorType { matrix.type }
     public var rows: Int { matrix.rows }
     public var columns: Int { matrix.columns }
@@ -34,21 +38,31 @@ public final class TensorStore: Sendable {
 
     /// This store with the named tensors copied out of the file mappings into this process's memory, so that the
     /// model file can be truncated or rewritten while they are in use (a truncated file's pages vanish even from
-    /// private mappings, and reading them raises SIGBUS). Each tensor is copied once per store; the mapped pages
-    /// it was read from are dropped, so resident memory stays about one copy of what the stages use.
-    public func privatized(_ names: some Sequence<String>) -> TensorStore {
+    /// private mappings, and reading them raises SIGBUS). With `precision` `.integer`, quantized matrices are copied into
+    /// the packed panels of the integer kernels instead. Each tensor is copied once per store and precision; the
+    /// mapped pages it was read from are dropped, so resident memory stays about one copy of what the stages use.
+    public func privatized(_ names: some Sequence<String>, precision: Precision = .f32) -> TensorStore {
         var tensors = self.tensors
         var owners = self.owners
         copies.withLock { copies in
             for name in names {
                 guard let tensor = self.tensors[name] else { continue }
-                let copy = copies[name] ?? PrivateTensor(tensor.matrix)
-                copies[name] = copy
-                tensors[name] = StoredTensor(name: name, matrix: copy.matrix)
+                let pack = precision == .integer && PackedMatrix.canPack(tensor.type)
+                let key = pack ? name + " packed" : name
+                let copy = copies[key] ?? PrivateTensor(tensor.matrix, pack: pack)
+                copies[key] = copy
+                tensors[name] = StoredTensor(name: name, matrix: copy.matrix, packed: copy.packed)
                 owners.append(copy)
             }
         }
         return TensorStore(source: source, tensors: tensors, owners: owners)
+    }
+
+    /// The weights of a linear layer `name` with its shape checked: packed panels if the store packed it, else rows.
+    public func projection(_ name: String, rows: Int, columns: Int) throws(ModelFileError) -> Projection {
+        let matrix = try matrix(name, rows: rows, columns: columns)
+        if let packed = tensors[name]?.packed { return .panels(packed) }
+        return .rows(matrix)
     }
 
     /// The tensor `name` with its expected shape checked, or a typed error naming it.
@@ -65,7 +79,7 @@ public final class TensorStore: Sendable {
 
     /// A 1-D tensor of `count` values, converted to `Float`.
     public func vector(_ name: String, count: Int) throws(ModelFileError) -> [Float] {
-        let m = try matrix(name, rows: 1, columns: count)
+        let m = try projection(name, rows: 1, columns: count)
         return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             m.dequantizeRow(0, into: buffer.baseAddress!)
             initialized = count
@@ -75,23 +89,27 @@ public final class TensorStore: Sendable {
     public func contains(_ name: String) -> Bool { tensors[name] != nil }
 }
 
-/// A weight matrix's bytes copied into memory this process owns (64-byte aligned).
+/// A weight matrix's bytes copied into memory this process owns (64-byte aligned), as rows or as packed panels.
 ///
 /// `@unchecked Sendable`: the bytes are written once in `init` and only read afterwards; they are freed in `deinit`,
 /// when no matrix refers to them any more.
 final class PrivateTensor: @unchecked Sendable {
+    /// The rows (or, when packed, the source's type and shape over an empty buffer).
     let matrix: WeightMatrix
+    let packed: PackedMatrix?
     private let storage: UnsafeMutableRawPointer
 
-    init(_ source: WeightMatrix) {
-        let bytes = source.rows * source.rowBytes
+    init(_ source: WeightMatrix, pack: Bool) {
+        let bytes = pack ? 0 : source.rows * source.rowBytes
         storage = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
         storage.copyMemory(from: source.base, byteCount: bytes)
-        matrix = WeightMatrix(type: source.type, rows: source.rows, columns: source.columns, base: UnsafeRawPointer(storage))
+        packed = pack ? PackedMatrix(source) : nil
+        matrix = pack ? source : WeightMatrix(type: source.type, rows: source.rows, columns: source.columns, base: UnsafeRawPointer(storage))
+        let bytesRead = source.rows * source.rowBytes
         // The mapped pages just read are no longer needed here; drop them from this process (the page cache keeps them).
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = (Int(bitPattern: source.base) + page - 1) / page * page
-        let end = (Int(bitPattern: source.base) + bytes) / page * page
+        let end = (Int(bitPattern: source.base) + bytesRead) / page * page
         if end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) {
             madvise(pointer, end - start, Int32(MADV_DONTNEED))
         }

@@ -4,7 +4,7 @@ import Tokenization
 
 /// A model with everything needed to go from text to text: weights, tokenizer, chat template, stop tokens.
 public struct TextModel: Sendable {
-    public let weights: ModelWeights
+    public var weights: ModelWeights
     public let tokenizer: BPETokenizer
     /// The model's chat template source (GGUF `tokenizer.chat_template` or `tokenizer_config.json`), if any.
     public let chatTemplateSource: String?

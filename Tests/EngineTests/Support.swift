@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Kernels
 import Model
 import Testing
 
@@ -18,8 +19,10 @@ enum TestModels {
     }
 
     /// The model file at `path` for the engine, with token ids spelled as text.
-    static func model(_ path: String, eosTokenIDs: [Int32] = [2]) throws -> LlamaPipelineModel {
-        LlamaPipelineModel(weights: try ModelWeights.open(path), eosTokenIDs: eosTokenIDs) { IDSpeller() }
+    static func model(_ path: String, eosTokenIDs: [Int32] = [2], precision: Precision = .integer) throws -> LlamaPipelineModel {
+        var weights = try ModelWeights.open(path)
+        weights.precision = precision
+        return LlamaPipelineModel(weights: weights, eosTokenIDs: eosTokenIDs) { IDSpeller() }
     }
 }
 

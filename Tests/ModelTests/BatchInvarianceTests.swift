@@ -8,10 +8,9 @@ import Testing
     let france: [Int32] = [1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1, 520, 9531, 198]
     let robot: [Int32] = [6403, 1980, 253, 655, 28, 665, 436, 253, 1838, 8085, 617]
 
-    func makeStage() throws -> (LlamaStage, LlamaConfig) {
-        let file = try GGUFFile(path: try TestData.require(TestData.smolLM2))
-        let config = try file.llamaConfig()
-        return (try LlamaStage(config: config, store: file.tensorStore(), layers: 0..<config.layerCount, embedding: true, head: true), config)
+    func makeStage(_ precision: Precision) throws -> (LlamaStage, LlamaConfig) {
+        let weights = try ModelWeights.open(try TestData.require(TestData.smolLM2))
+        return (try weights.stage(precision: precision), weights.config)
     }
 
     func logits(_ output: StageOutput) -> [Float] {
@@ -20,8 +19,9 @@ import Testing
         return []
     }
 
-    @Test func mixedBatchEqualsEachSequenceAlone() throws {
-        let (stage, config) = try makeStage()
+    @Test(arguments: Precision.allCases)
+    func mixedBatchEqualsEachSequenceAlone(precision: Precision) throws {
+        let (stage, config) = try makeStage(precision)
         let v = config.vocabSize
         // Alone, in fresh caches.
         let aloneCache = PagedKVCache(layerRange: 0..<config.layerCount, blockSize: 4, blockCount: 16, kvDim: config.kvDim)

@@ -54,7 +54,7 @@ import Testing
     @Test(arguments: modelNames)
     func logitsMatchReference(name: String) throws {
         let weights = try ModelWeights.open(try Self.modelPath(name))
-        let stage = try weights.stage()
+        let stage = try weights.stage(precision: .f32)
         let reference = try Self.load(Reference.self, Self.root + "/\(name)/reference.json")
         let config = weights.config
         var worst: Float = 0
