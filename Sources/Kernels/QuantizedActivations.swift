@@ -64,41 +64,46 @@ public final class QuantizedActivations {
     @inline(__always)
     private func quantizeBlock(_ index: Int, _ x: UnsafePointer<Float>) {
         let raw = UnsafeRawPointer(x)
-        let v0 = raw.loadUnaligned(as: SIMD8<Float>.self), v1 = raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-        let v2 = raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), v3 = raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-        sums[index] = ((v0 + v1) + (v2 + v3)).sum()
-        // A NaN or infinite input gives quants 0 and a non-finite scale, so the outputs it feeds are NaN, as in f32.
-        let low = pointwiseMax(abs(v0), abs(v1)).max(), high = pointwiseMax(abs(v2), abs(v3)).max()
-        let inverseLow: Float = low > 0 && low.isFinite ? Self.limit / low : 0
-        let inverseHigh: Float = high > 0 && high.isFinite ? Self.limit / high : 0
-        scales[2 * index] = low / Self.limit
-        scales[2 * index + 1] = high / Self.limit
+        let low = raw.loadUnaligned(as: SIMD16<Float>.self), high = raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+        let sum = low + high
+        sums[index] = (sum.lowHalf + sum.highHalf).sum()
         withUnsafeTemporaryAllocation(of: Int16.self, capacity: 32) { buffer in
             let q = buffer.baseAddress!
-            func store(_ v: SIMD8<Float>, _ inverse: Float, at offset: Int) {
-                let rounded = (v * inverse).rounded(.toNearestOrEven)
-                for lane in 0..<8 { q[offset + lane] = rounded[lane].isNaN ? 0 : Int16(rounded[lane]) }
-            }
-            store(v0, inverseLow, at: 0)
-            store(v1, inverseLow, at: 8)
-            store(v2, inverseHigh, at: 16)
-            store(v3, inverseHigh, at: 24)
+            scales[2 * index] = Self.quantize(low, into: q)
+            scales[2 * index + 1] = Self.quantize(high, into: q + 16)
             let out = pairs + 16 * index
-            for (i, (low, high)) in Self.pairColumns.enumerated() {
-                out[i] = UInt32(UInt16(bitPattern: q[low])) | UInt32(UInt16(bitPattern: q[high])) << 16
+            @inline(__always) func pair(_ a: Int, _ b: Int) -> UInt32 {
+                UInt32(UInt16(bitPattern: q[a])) | UInt32(UInt16(bitPattern: q[b])) << 16
+            }
+            for g in 0..<4 {
+                let c = 4 * g
+                out[c] = pair(c, c + 2)
+                out[c + 1] = pair(c + 16, c + 18)
+                out[c + 2] = pair(c + 1, c + 3)
+                out[c + 3] = pair(c + 17, c + 19)
             }
         }
     }
 
+    /// Quantizes 16 values to `round(v · limit / max|v|)`, returning the scale `max|v| / limit`. A NaN or infinite
+    /// value gives quants 0 and a non-finite scale, so every output it feeds is NaN, as in f32.
     @inline(__always)
-    private func abs(_ v: SIMD8<Float>) -> SIMD8<Float> {
-        SIMD8(bitPattern: v.bitPattern & SIMD8(repeating: 0x7FFF_FFFF))
+    private static func quantize(_ v: SIMD16<Float>, into q: UnsafeMutablePointer<Int16>) -> Float {
+        // Non-negative floats order like their bit patterns (NaN above infinity), so max|v| is an integer maximum.
+        let bits = unsafeBitCast(v, to: SIMD16<UInt32>.self) & SIMD16(repeating: 0x7FFF_FFFF)
+        let m8 = bits.lowHalf.replacing(with: bits.highHalf, where: bits.highHalf .> bits.lowHalf)
+        let m4 = m8.lowHalf.replacing(with: m8.highHalf, where: m8.highHalf .> m8.lowHalf)
+        let m2 = m4.lowHalf.replacing(with: m4.highHalf, where: m4.highHalf .> m4.lowHalf)
+        let magnitude = Float(bitPattern: Swift.max(m2[0], m2[1]))
+        let inverse: Float = magnitude > 0 && magnitude.isFinite ? limit / magnitude : 0
+        // Round to nearest even by adding 1.5·2^23: the integer lands in the low mantissa bits (|q| ≤ 255), so the
+        // conversion is a subtraction (generic SIMD float → int conversions run element by element).
+        let magic = SIMD16<Float>(repeating: 12_582_912)
+        var t = v * inverse + magic
+        t = t.replacing(with: magic, where: t .!= t)
+        let q32 = unsafeBitCast(t, to: SIMD16<Int32>.self) &- SIMD16(repeating: 0x4B40_0000)
+        UnsafeMutableRawPointer(q).storeBytes(of: SIMD16<Int16>(truncatingIfNeeded: q32), as: SIMD16<Int16>.self)
+        return magnitude / limit
     }
 }
 
-extension SIMD8<Float> {
-    @inline(__always)
-    init(bitPattern: SIMD8<UInt32>) { self = unsafeBitCast(bitPattern, to: SIMD8<Float>.self) }
-    @inline(__always)
-    var bitPattern: SIMD8<UInt32> { unsafeBitCast(self, to: SIMD8<UInt32>.self) }
-}

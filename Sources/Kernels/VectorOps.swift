@@ -65,28 +65,84 @@ public enum VectorOps {
         for i in 0..<n { out[i] = x[i] * scale * weight[i] }
     }
 
-    /// In-place softmax of `n` floats.
+    /// In-place softmax of `n` floats (8 lanes at a time with `exp`, in a fixed order that depends only on `n`).
     @inline(__always)
     public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
         var maximum = -Float.infinity
         for i in 0..<n { maximum = max(maximum, x[i]) }
-        var total: Float = 0
-        for i in 0..<n {
-            let e = expf(x[i] - maximum)
-            x[i] = e
-            total += e
+        let shift = SIMD8<Float>(repeating: maximum)
+        var sums = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            let e = exp(load8(x + i) - shift)
+            store8(e, x + i)
+            sums += e
+            i += 8
         }
-        let inverse = 1 / total
-        for i in 0..<n { x[i] *= inverse }
+        var total = sums.sum()
+        while i < n {
+            x[i] = exp(SIMD8(repeating: x[i] - maximum))[0]
+            total += x[i]
+            i += 1
+        }
+        let inverse = SIMD8<Float>(repeating: 1 / total)
+        i = 0
+        while i + 8 <= n {
+            store8(load8(x + i) * inverse, x + i)
+            i += 8
+        }
+        while i < n {
+            x[i] *= inverse[0]
+            i += 1
+        }
     }
 
     /// `gate[i] = silu(gate[i]) * up[i]` (SwiGLU), in place.
     @inline(__always)
     public static func swiGLU(_ gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, _ n: Int) {
-        for i in 0..<n {
-            let g = gate[i]
-            gate[i] = g / (1 + expf(-g)) * up[i]
+        var i = 0
+        while i + 8 <= n {
+            let g = load8(gate + i)
+            store8(g / (1 + exp(-g)) * load8(up + i), gate + i)
+            i += 8
         }
+        while i < n {
+            let g = gate[i]
+            gate[i] = g / (1 + exp(SIMD8(repeating: -g))[0]) * up[i]
+            i += 1
+        }
+    }
+
+    /// `e^x` lane by lane, within a few ulp of the correctly rounded value for `x` in [-87.3, 88.3] (0 below,
+    /// +∞ above; NaN stays NaN). Cephes' `expf`: range reduction `x = n·ln2 + r` with ln2 split in two, a degree-6
+    /// polynomial for `e^r`, and `2^n` built in the exponent bits: a few FMAs instead of a libm call per element.
+    @inline(__always)
+    public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let high = SIMD8<Float>(repeating: 88.376_262_664_794_9), low = SIMD8<Float>(repeating: -87.336_544_750_553_1)
+        var v = x.replacing(with: high, where: x .> high)
+        v = v.replacing(with: low, where: v .< low)
+        // n = round(v / ln2) with the 1.5·2^23 trick: the integer lands in t's low mantissa bits, no conversion.
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let t = v * SIMD8(repeating: 1.442_695_04) + magic
+        let n = t - magic
+        var r = v.addingProduct(n, SIMD8(repeating: -0.693_359_375))
+        r = r.addingProduct(n, SIMD8(repeating: 2.121_944_4e-4))
+        var q = SIMD8<Float>(repeating: 1.987_569_1e-4)
+        q = SIMD8(repeating: 1.398_199_9e-3).addingProduct(q, r)
+        q = SIMD8(repeating: 8.333_451_9e-3).addingProduct(q, r)
+        q = SIMD8(repeating: 4.166_579_6e-2).addingProduct(q, r)
+        q = SIMD8(repeating: 0.166_666_65).addingProduct(q, r)
+        q = SIMD8(repeating: 0.500_000_01).addingProduct(q, r)
+        let er = (r + 1).addingProduct(q, r * r)
+        // 2^n = bits((n + 127) << 23); t's bits are 0x4B400000 + n.
+        let exponent = (unsafeBitCast(t, to: SIMD8<Int32>.self) &- SIMD8(repeating: 0x4B40_0000 - 127)) &<< SIMD8(repeating: 23)
+        let result = er * unsafeBitCast(exponent, to: SIMD8<Float>.self)
+        return result.replacing(with: 0, where: x .< low).replacing(with: .infinity, where: x .> high)
+    }
+
+    @inline(__always)
+    static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
     }
 
     /// `x[i] += y[i]`.

@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 /// Per-token facts of a batch shared by every layer: which sequence a token belongs to, its position, and its RoPE
@@ -156,44 +157,4 @@ extension LlamaStage {
             }
         }
     }
-
-    /// Causal attention of every (token, head) over its own sequence's cached positions `0...position`.
-    func attend(q: [Float], layer: Int, plan: BatchPlan, cache: PagedKVCache, into out: inout [Float]) {
-        let hd = config.headDim, heads = config.headCount, group = config.headCount / config.kvHeadCount
-        let scale = 1 / Float(hd).squareRoot()
-        let longest = (plan.position.max() ?? 0) + 1
-        q.withUnsafeBufferPointer { q in
-            plan.tables.withUnsafeBufferPointer { tables in
-                out.withUnsafeMutableBufferPointer { out in
-                    let q = q.baseAddress!, tables = tables.baseAddress!, out = out.baseAddress!
-                    parallelChunks(plan.tokenCount * heads, minimumPerChunk: 4) { range in
-                        withUnsafeTemporaryAllocation(of: Float.self, capacity: longest) { scores in
-                            let scores = scores.baseAddress!
-                            for item in range {
-                                let token = item / heads, h = item % heads
-                                let kvOffset = (h / group) * hd
-                                let table = tables + plan.tableStart[plan.sequence[token]]
-                                let length = plan.position[token] + 1
-                                let query = q + item * hd
-                                for j in 0..<length {
-                                    let key = cache.key(layer: layer, slot: cache.slot(table, j)) + kvOffset
-                                    scores[j] = VectorOps.dot(query, key, hd) * scale
-                                }
-                                VectorOps.softmax(scores, length)
-                                let result = out + item * hd
-                                result.initialize(repeating: 0, count: hd)
-                                for j in 0..<length {
-                                    let value = cache.value(layer: layer, slot: cache.slot(table, j)) + kvOffset
-                                    let weight = scores[j]
-                                    for e in 0..<hd { result[e] = result[e].addingProduct(weight, value[e]) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
-
-import Foundation

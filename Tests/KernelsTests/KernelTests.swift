@@ -98,6 +98,25 @@ import Testing
         #expect(gate[0] == 0 && abs(gate[1] - 2 / (1 + exp(-2)) * 3) < 1e-5)
     }
 
+    /// `VectorOps.exp` against double-precision `exp` over the whole float range it handles, plus its edges.
+    @Test func vectorExpIsWithinTwoUlpAndHandlesTheEdges() {
+        var worst = 0.0
+        var x: Float = -87.3
+        while x < 88.3 {
+            let lanes = SIMD8<Float>((0..<8).map { x + Float($0) * 0.0013 })
+            let result = VectorOps.exp(lanes)
+            for lane in 0..<8 {
+                let exact = Foundation.exp(Double(lanes[lane]))
+                worst = max(worst, abs(Double(result[lane]) - exact) / Double(Float(exact).ulp))
+            }
+            x += 0.0137
+        }
+        #expect(worst <= 2, "worst error \(worst) ulp")
+        let edges = VectorOps.exp(SIMD8(-.infinity, -200, -88, 0, 89, 200, .infinity, .nan))
+        #expect(edges[0] == 0 && edges[1] == 0 && edges[2] == 0 && edges[3] == 1)
+        #expect(edges[4] == .infinity && edges[5] == .infinity && edges[6] == .infinity && edges[7].isNaN)
+    }
+
     @Test func cpuHasTheCompiledFeatures() throws {
         try CPUFeatures.requireCompiledFeatures()
         let flags = try #require(CPUFeatures.cpuFlags())
