@@ -3,15 +3,13 @@
 ///
 /// Layout: panel `p` holds rows `8p ..< 8p+8` (the last panel is padded with zero rows); its blocks of 32 columns
 /// follow one another, each as
-/// - `scale[8]` (f32, the GGUF block's f16 `d` of each row), then for 4-bit types `offset[8]` (f32: Q4_1's `m`, or
-///   `-8·d` for Q4_0);
+/// - `d[8]`, the GGUF blocks' f16 scales of the 8 rows, then for Q4_1 `m[8]` (f16; Q4_0's offset `-8·d` is computed);
 /// - for 4-bit types, 4 groups of 32 bytes: in group `g`, 32-bit lane `r` is row `r`'s quant bytes `4g ..< 4g+4` (low
 ///   nibbles are columns `4g…4g+3`, high nibbles `16+4g…19+4g`);
 /// - for Q8_0, 8 groups of 32 bytes: group `2g` has columns `4g ..< 4g+4` of each row in lane `r`, group `2g+1`
 ///   columns `16+4g ..< 20+4g`.
 ///
-/// The scales are widened to f32 once here (f16 → f32 is exact), which costs 20 % more bytes for Q4 and 6 % for Q8
-/// but saves a conversion per block in the hot loop. Nothing is dequantized: resident memory stays ≈ the file size.
+/// That is exactly the GGUF blocks' bytes, rearranged: nothing is dequantized, resident memory stays the file size.
 ///
 /// `@unchecked Sendable`: the panel bytes are written once in `init` and only read afterwards; they are freed in
 /// `deinit`, when no stage refers to the matrix any more.
@@ -32,7 +30,10 @@ public final class PackedMatrix: @unchecked Sendable {
     public static func canPack(_ type: TensorType) -> Bool { [.q4_0, .q4_1, .q8_0].contains(type) }
 
     /// Bytes of one 8-row panel block in the packed layout of `type`.
-    static func blockStride(_ type: TensorType) -> Int { type == .q8_0 ? 32 + 256 : 64 + 128 }
+    static func blockStride(_ type: TensorType) -> Int { 8 * type.blockBytes }
+
+    /// Where the quants start in a panel block (after `d[8]`, and `m[8]` for Q4_1).
+    let quantOffset: Int
 
     /// Packs `source`, which must be Q4_0, Q4_1 or Q8_0 (see `canPack`).
     public init(_ source: WeightMatrix) {
@@ -43,6 +44,7 @@ public final class PackedMatrix: @unchecked Sendable {
         panels = (rows + 7) / 8
         blocks = columns / 32
         blockStride = Self.blockStride(type)
+        quantOffset = type == .q4_1 ? 32 : 16
         let bytes = max(1, panels * blocks * blockStride)
         base = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         base.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
@@ -63,19 +65,17 @@ public final class PackedMatrix: @unchecked Sendable {
     private func pack(row: Int, block: Int, from source: UnsafeRawPointer) {
         let lane = row % 8
         let target = self.block(panel: row / 8, block)
-        let floats = target.assumingMemoryBound(to: Float.self)
-        let d = Float(Float16(bitPattern: source.loadUnaligned(as: UInt16.self)))
-        floats[lane] = d
+        (target + 2 * lane).copyMemory(from: source, byteCount: 2)  // d
         switch type {
         case .q4_0, .q4_1:
-            floats[8 + lane] = type == .q4_1 ? Float(Float16(bitPattern: (source + 2).loadUnaligned(as: UInt16.self))) : -8 * d
+            if type == .q4_1 { (target + 16 + 2 * lane).copyMemory(from: source + 2, byteCount: 2) }  // m
             let quants = source + (type == .q4_1 ? 4 : 2)
-            for g in 0..<4 { (target + 64 + 32 * g + 4 * lane).copyMemory(from: quants + 4 * g, byteCount: 4) }
+            for g in 0..<4 { (target + quantOffset + 32 * g + 4 * lane).copyMemory(from: quants + 4 * g, byteCount: 4) }
         default:
             let quants = source + 2
             for g in 0..<4 {
-                (target + 32 + 64 * g + 4 * lane).copyMemory(from: quants + 4 * g, byteCount: 4)
-                (target + 32 + 64 * g + 32 + 4 * lane).copyMemory(from: quants + 16 + 4 * g, byteCount: 4)
+                (target + quantOffset + 64 * g + 4 * lane).copyMemory(from: quants + 4 * g, byteCount: 4)
+                (target + quantOffset + 64 * g + 32 + 4 * lane).copyMemory(from: quants + 16 + 4 * g, byteCount: 4)
             }
         }
     }
@@ -86,14 +86,14 @@ public final class PackedMatrix: @unchecked Sendable {
         let lane = row % 8
         for b in 0..<blocks {
             let source = block(panel: row / 8, b)
-            let d = source.load(fromByteOffset: 4 * lane, as: Float.self)
+            let d = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2 * lane, as: UInt16.self)))
             let out = destination + 32 * b
             switch type {
             case .q4_0, .q4_1:
-                let m = source.load(fromByteOffset: 32 + 4 * lane, as: Float.self)
+                let m = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 16 + 2 * lane, as: UInt16.self)))
                 for g in 0..<4 {
                     for j in 0..<4 {
-                        let byte = source.load(fromByteOffset: 64 + 32 * g + 4 * lane + j, as: UInt8.self)
+                        let byte = source.load(fromByteOffset: quantOffset + 32 * g + 4 * lane + j, as: UInt8.self)
                         let (lo, hi) = (byte & 0x0F, byte >> 4)
                         if type == .q4_1 {
                             out[4 * g + j] = d * Float(lo) + m
@@ -107,8 +107,8 @@ public final class PackedMatrix: @unchecked Sendable {
             default:
                 for g in 0..<4 {
                     for j in 0..<4 {
-                        out[4 * g + j] = d * Float(source.load(fromByteOffset: 32 + 64 * g + 4 * lane + j, as: Int8.self))
-                        out[16 + 4 * g + j] = d * Float(source.load(fromByteOffset: 64 + 64 * g + 4 * lane + j, as: Int8.self))
+                        out[4 * g + j] = d * Float(source.load(fromByteOffset: quantOffset + 64 * g + 4 * lane + j, as: Int8.self))
+                        out[16 + 4 * g + j] = d * Float(source.load(fromByteOffset: quantOffset + 64 * g + 32 + 4 * lane + j, as: Int8.self))
                     }
                 }
             }

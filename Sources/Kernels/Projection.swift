@@ -61,4 +61,21 @@ public enum Projection: Sendable {
             p.multiply(quantized, into: y, bias: bias)
         }
     }
+
+    /// Several projections of the same input: one parallel job when all of them are packed (see
+    /// `PackedMatrix.multiply(_:_:)`), else one after the other. Each result is bit-identical to its own `multiply`.
+    public static func multiply(
+        _ targets: [(projection: Projection, output: UnsafeMutablePointer<Float>)], _ x: UnsafePointer<Float>,
+        quantized: QuantizedActivations?, tokens: Int
+    ) {
+        var packed: [(matrix: PackedMatrix, output: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?)] = []
+        for target in targets {
+            if case .panels(let matrix) = target.projection { packed.append((matrix, target.output, nil)) }
+        }
+        if packed.count == targets.count, let quantized {
+            PackedMatrix.multiply(packed, quantized)
+        } else {
+            for target in targets { target.projection.multiply(x, quantized: quantized, tokens: tokens, into: target.output) }
+        }
+    }
 }

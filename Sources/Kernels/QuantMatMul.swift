@@ -16,24 +16,46 @@ extension PackedMatrix {
 
     /// `y[t, r] = Σ_k W[r, k] · x[t, k] (+ bias[r])` for every token of `x`; `y` is `x.tokens × rows`, row-major.
     public func multiply(_ x: QuantizedActivations, into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil) {
-        precondition(x.blocks == blocks, "activations have \(x.blocks * 32) columns, the matrix \(columns)")
-        let tokens = x.tokens, pairs = x.pairs, scales = x.scales, sums = x.sums
-        let activations = Activations(pairs: pairs, scales: scales, sums: sums, blocks: blocks)
-        parallelChunks(panels, minimumPerChunk: tokens >= 4 ? 2 : 8) { range in
-            var tileStart = range.lowerBound
-            while tileStart < range.upperBound {
-                let tile = tileStart ..< min(tileStart + Self.panelsPerTile, range.upperBound)
-                var t = 0
-                while t + 4 <= tokens {
-                    for panel in tile { run4(panel: panel, token: t, activations, y, bias) }
-                    t += 4
-                }
-                while t < tokens {
-                    for panel in tile { run1(panel: panel, token: t, activations, y, bias) }
-                    t += 1
-                }
-                tileStart = tile.upperBound
+        Self.multiply([(self, y, bias)], x)
+    }
+
+    /// Several matrices times the same activations (Q, K and V of a layer; gate and up) as one parallel job: the
+    /// threads split the panels of all of them, so they meet once instead of once per matrix.
+    public static func multiply(_ products: [(matrix: PackedMatrix, output: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?)],
+                                _ x: QuantizedActivations) {
+        let tokens = x.tokens
+        var firstPanel: [Int] = [0]
+        for product in products {
+            precondition(x.blocks == product.matrix.blocks, "activations have \(x.blocks * 32) columns, the matrix \(product.matrix.columns)")
+            firstPanel.append(firstPanel.last! + product.matrix.panels)
+        }
+        let activations = Activations(pairs: x.pairs, scales: x.scales, sums: x.sums, blocks: x.blocks)
+        parallelChunks(firstPanel.last!, minimumPerChunk: tokens >= 4 ? 2 : 8) { range in
+            for (index, product) in products.enumerated() {
+                let own = max(range.lowerBound, firstPanel[index]) ..< min(range.upperBound, firstPanel[index + 1])
+                guard !own.isEmpty else { continue }
+                let panels = (own.lowerBound - firstPanel[index]) ..< (own.upperBound - firstPanel[index])
+                product.matrix.run(panels: panels, tokens: tokens, activations, product.output, product.bias)
             }
+        }
+    }
+
+    /// Panels `panels` for every token, tile by tile: a tile of panels stays in cache while the tokens stream past.
+    @inline(__always)
+    private func run(panels: Range<Int>, tokens: Int, _ x: Activations, _ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>?) {
+        var tileStart = panels.lowerBound
+        while tileStart < panels.upperBound {
+            let tile = tileStart ..< min(tileStart + Self.panelsPerTile, panels.upperBound)
+            var t = 0
+            while t + 4 <= tokens {
+                for panel in tile { run4(panel: panel, token: t, x, y, bias) }
+                t += 4
+            }
+            while t < tokens {
+                for panel in tile { run1(panel: panel, token: t, x, y, bias) }
+                t += 1
+            }
+            tileStart = tile.upperBound
         }
     }
 
@@ -57,17 +79,17 @@ extension PackedMatrix {
         var source = UnsafeRawPointer(block(panel: panel, 0))
         for b in 0..<blocks {
             if type == .q8_0 {
-                let (low, high) = Self.q8Dot(source, x.pairs(token: token, block: b))
-                Self.scale(&acc, low, high, source, offset: false, x, token: token, block: b)
+                let (low, high) = Self.q8Dot(source + quantOffset, x.pairs(token: token, block: b))
+                Self.scale(&acc, low, high, source, offset: .none, x, token: token, block: b)
             } else {
                 let a = x.pairs(token: token, block: b)
                 var low = SIMD16<Int16>(), high = SIMD16<Int16>()
                 for g in 0..<4 {
-                    let n = Self.nibbles(source, group: g)
+                    let n = Self.nibbles(source + quantOffset, group: g)
                     low = low &+ Self.q4Low(n, a, group: g)
                     high = high &+ Self.q4High(n, a, group: g)
                 }
-                Self.scale(&acc, Self.pairSum(low), Self.pairSum(high), source, offset: true, x, token: token, block: b)
+                Self.scale(&acc, Self.pairSum(low), Self.pairSum(high), source, offset: offset, x, token: token, block: b)
             }
             source += blockStride
         }
@@ -82,21 +104,21 @@ extension PackedMatrix {
         var source = UnsafeRawPointer(block(panel: panel, 0))
         for b in 0..<blocks {
             if type == .q8_0 {
-                let (l0, h0) = Self.q8Dot(source, x.pairs(token: t, block: b))
-                Self.scale(&acc0, l0, h0, source, offset: false, x, token: t, block: b)
-                let (l1, h1) = Self.q8Dot(source, x.pairs(token: t + 1, block: b))
-                Self.scale(&acc1, l1, h1, source, offset: false, x, token: t + 1, block: b)
-                let (l2, h2) = Self.q8Dot(source, x.pairs(token: t + 2, block: b))
-                Self.scale(&acc2, l2, h2, source, offset: false, x, token: t + 2, block: b)
-                let (l3, h3) = Self.q8Dot(source, x.pairs(token: t + 3, block: b))
-                Self.scale(&acc3, l3, h3, source, offset: false, x, token: t + 3, block: b)
+                let (l0, h0) = Self.q8Dot(source + quantOffset, x.pairs(token: t, block: b))
+                Self.scale(&acc0, l0, h0, source, offset: .none, x, token: t, block: b)
+                let (l1, h1) = Self.q8Dot(source + quantOffset, x.pairs(token: t + 1, block: b))
+                Self.scale(&acc1, l1, h1, source, offset: .none, x, token: t + 1, block: b)
+                let (l2, h2) = Self.q8Dot(source + quantOffset, x.pairs(token: t + 2, block: b))
+                Self.scale(&acc2, l2, h2, source, offset: .none, x, token: t + 2, block: b)
+                let (l3, h3) = Self.q8Dot(source + quantOffset, x.pairs(token: t + 3, block: b))
+                Self.scale(&acc3, l3, h3, source, offset: .none, x, token: t + 3, block: b)
             } else {
                 let a0 = x.pairs(token: t, block: b), a1 = x.pairs(token: t + 1, block: b)
                 let a2 = x.pairs(token: t + 2, block: b), a3 = x.pairs(token: t + 3, block: b)
                 var l0 = SIMD16<Int16>(), l1 = SIMD16<Int16>(), l2 = SIMD16<Int16>(), l3 = SIMD16<Int16>()
                 var h0 = SIMD16<Int16>(), h1 = SIMD16<Int16>(), h2 = SIMD16<Int16>(), h3 = SIMD16<Int16>()
                 for g in 0..<4 {
-                    let n = Self.nibbles(source, group: g)
+                    let n = Self.nibbles(source + quantOffset, group: g)
                     l0 = l0 &+ Self.q4Low(n, a0, group: g)
                     h0 = h0 &+ Self.q4High(n, a0, group: g)
                     l1 = l1 &+ Self.q4Low(n, a1, group: g)
@@ -106,10 +128,10 @@ extension PackedMatrix {
                     l3 = l3 &+ Self.q4Low(n, a3, group: g)
                     h3 = h3 &+ Self.q4High(n, a3, group: g)
                 }
-                Self.scale(&acc0, Self.pairSum(l0), Self.pairSum(h0), source, offset: true, x, token: t, block: b)
-                Self.scale(&acc1, Self.pairSum(l1), Self.pairSum(h1), source, offset: true, x, token: t + 1, block: b)
-                Self.scale(&acc2, Self.pairSum(l2), Self.pairSum(h2), source, offset: true, x, token: t + 2, block: b)
-                Self.scale(&acc3, Self.pairSum(l3), Self.pairSum(h3), source, offset: true, x, token: t + 3, block: b)
+                Self.scale(&acc0, Self.pairSum(l0), Self.pairSum(h0), source, offset: offset, x, token: t, block: b)
+                Self.scale(&acc1, Self.pairSum(l1), Self.pairSum(h1), source, offset: offset, x, token: t + 1, block: b)
+                Self.scale(&acc2, Self.pairSum(l2), Self.pairSum(h2), source, offset: offset, x, token: t + 2, block: b)
+                Self.scale(&acc3, Self.pairSum(l3), Self.pairSum(h3), source, offset: offset, x, token: t + 3, block: b)
             }
             source += blockStride
         }
@@ -119,15 +141,30 @@ extension PackedMatrix {
         store(acc3, panel: panel, token: t + 3, y, bias)
     }
 
+    /// How a block's weights are offset: `w = d·q + m` with `m` stored (Q4_1), `m = -8·d` (Q4_0), or no offset (Q8_0).
+    enum Offset { case none, minusEightD, stored }
+
+    var offset: Offset {
+        switch type {
+        case .q4_1: return .stored
+        case .q4_0: return .minusEightD
+        default: return .none
+        }
+    }
+
     /// Adds one block's integer sums (per half-block, one lane per row) for one token to `acc`, scaled: the one float
     /// epilogue every path shares, so a (row, token) result never depends on the kernel variant.
     @inline(__always)
     static func scale(_ acc: inout SIMD8<Float>, _ low: SIMD8<Int32>, _ high: SIMD8<Int32>, _ source: UnsafeRawPointer,
-                      offset: Bool, _ x: Activations, token: Int, block: Int) {
-        let d = source.load(as: SIMD8<Float>.self)
+                      offset: Offset, _ x: Activations, token: Int, block: Int) {
+        let d = SIMD8<Float>(source.loadUnaligned(as: SIMD8<Float16>.self))  // vcvtph2ps
         acc.addProduct(SIMD8<Float>(low), d * x.scale(token: token, block: block, half: 0))
         acc.addProduct(SIMD8<Float>(high), d * x.scale(token: token, block: block, half: 1))
-        if offset { acc.addProduct(source.load(fromByteOffset: 32, as: SIMD8<Float>.self), x.sum(token: token, block: block)) }
+        switch offset {
+        case .none: break
+        case .minusEightD: acc.addProduct(d * SIMD8(repeating: -8), x.sum(token: token, block: block))
+        case .stored: acc.addProduct(SIMD8<Float>(source.loadUnaligned(fromByteOffset: 16, as: SIMD8<Float16>.self)), x.sum(token: token, block: block))
+        }
     }
 
     /// The nibbles of group `g` of a Q4 panel block as four vectors: columns `(4g, 4g+2)` of every row, then
@@ -135,9 +172,9 @@ extension PackedMatrix {
     typealias Nibbles = (SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>, SIMD16<Int16>)
 
     @inline(__always)
-    static func nibbles(_ source: UnsafeRawPointer, group g: Int) -> Nibbles {
+    static func nibbles(_ quants: UnsafeRawPointer, group g: Int) -> Nibbles {
         let mask = SIMD16<UInt16>(repeating: 0x0F)
-        let v = source.load(fromByteOffset: 64 + 32 * g, as: SIMD16<UInt16>.self)
+        let v = quants.loadUnaligned(fromByteOffset: 32 * g, as: SIMD16<UInt16>.self)
         return (unsafeBitCast(v & mask, to: SIMD16<Int16>.self), unsafeBitCast((v &>> 4) & mask, to: SIMD16<Int16>.self),
                 unsafeBitCast((v &>> 8) & mask, to: SIMD16<Int16>.self), unsafeBitCast(v &>> 12, to: SIMD16<Int16>.self))
     }
@@ -158,11 +195,11 @@ extension PackedMatrix {
     /// Σ quant · activation over a Q8 block's half-blocks, one 32-bit lane per row. A product of an 8-bit weight and a
     /// 9-bit activation fills a 16-bit lane, so each one is widened before it is summed.
     @inline(__always)
-    static func q8Dot(_ source: UnsafeRawPointer, _ a: UnsafePointer<UInt32>) -> (SIMD8<Int32>, SIMD8<Int32>) {
+    static func q8Dot(_ quants: UnsafeRawPointer, _ a: UnsafePointer<UInt32>) -> (SIMD8<Int32>, SIMD8<Int32>) {
         var low = SIMD8<Int32>(), high = SIMD8<Int32>()
         for g in 0..<4 {
-            let first = source.load(fromByteOffset: 32 + 64 * g, as: SIMD16<Int16>.self)
-            let second = source.load(fromByteOffset: 64 + 64 * g, as: SIMD16<Int16>.self)
+            let first = quants.loadUnaligned(fromByteOffset: 64 * g, as: SIMD16<Int16>.self)
+            let second = quants.loadUnaligned(fromByteOffset: 64 * g + 32, as: SIMD16<Int16>.self)
             low = low &+ pairSum(((first &<< 8) &>> 8) &* broadcast(a[4 * g])) &+ pairSum((first &>> 8) &* broadcast(a[4 * g + 2]))
             high = high &+ pairSum(((second &<< 8) &>> 8) &* broadcast(a[4 * g + 1])) &+ pairSum((second &>> 8) &* broadcast(a[4 * g + 3]))
         }

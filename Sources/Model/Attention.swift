@@ -4,36 +4,39 @@ extension LlamaStage {
     /// Causal attention of every (token, head) over its own sequence's cached positions `0...position`.
     ///
     /// One work item is a token and a KV head: its query heads (grouped-query attention) share each key and value
-    /// they read. The slots of the sequence's positions are looked up once per item. Every (token, head) result is
+    /// they read (with few tokens, as in decode, each query head is an item of its own, so the threads get even shares). The slots of the sequence's positions are looked up once per item. Every (token, head) result is
     /// computed in the same order whatever its batch-mates: scores with `VectorOps.dot`, `VectorOps.softmax`, then
     /// values accumulated position by position.
     func attend(q: [Float], layer: Int, plan: BatchPlan, cache: PagedKVCache, into out: inout [Float]) {
-        let hd = config.headDim, heads = config.headCount, kvHeads = config.kvHeadCount, group = heads / kvHeads
+        let hd = config.headDim, kvHeads = config.kvHeadCount, group = config.headCount / kvHeads
         let scale = 1 / Float(hd).squareRoot()
         let longest = (plan.position.max() ?? 0) + 1
         q.withUnsafeBufferPointer { q in
             plan.tables.withUnsafeBufferPointer { tables in
                 out.withUnsafeMutableBufferPointer { out in
                     let q = q.baseAddress!, tables = tables.baseAddress!, out = out.baseAddress!
-                    parallelChunks(plan.tokenCount * kvHeads, minimumPerChunk: 1) { range in
+                    // Few tokens (decode): one item per query head, so the threads get even shares.
+                    let pieces = plan.tokenCount * kvHeads >= 4 * KernelThreads.count ? 1 : group
+                    parallelChunks(plan.tokenCount * kvHeads * pieces, minimumPerChunk: 1) { range in
                         withUnsafeTemporaryAllocation(of: Float.self, capacity: group * longest) { scores in
                             withUnsafeTemporaryAllocation(of: Int.self, capacity: longest) { slots in
                                 let scores = scores.baseAddress!, slots = slots.baseAddress!
                                 for item in range {
-                                    let token = item / kvHeads, kvHead = item % kvHeads
+                                    let token = item / (kvHeads * pieces), kvHead = item / pieces % kvHeads
+                                    let ownHeads = (item % pieces) * group / pieces ..< (item % pieces + 1) * group / pieces
                                     let length = plan.position[token] + 1
                                     let table = tables + plan.tableStart[plan.sequence[token]]
                                     for position in 0..<length { slots[position] = cache.slot(table, position) }
-                                    let firstHead = token * heads + kvHead * group
+                                    let firstHead = token * config.headCount + kvHead * group
                                     // 1. Scores of each query head against every key.
                                     for position in 0..<length {
                                         let key = cache.key(layer: layer, slot: slots[position]) + kvHead * hd
-                                        for i in 0..<group {
+                                        for i in ownHeads {
                                             scores[i * length + position] = VectorOps.dot(q + (firstHead + i) * hd, key, hd) * scale
                                         }
                                     }
                                     // 2. Softmax, 3. the weighted sum of values.
-                                    for i in 0..<group {
+                                    for i in ownHeads {
                                         let weights = scores + i * length
                                         VectorOps.softmax(weights, length)
                                         weightedValues(weights, slots: slots, length: length, layer: layer, offset: kvHead * hd,

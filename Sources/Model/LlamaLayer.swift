@@ -54,12 +54,19 @@ extension LlamaStage {
 
         // Attention block.
         rmsNormRows(x, layer.attentionNorm, tokens: t, into: &normed)
-        do {
-            let input = quantize(normed, tokens: t, for: layer.q)
-            project(layer.q, normed, input, t, into: &q, bias: layer.qBias)
-            project(layer.k, normed, input, t, into: &k, bias: layer.kBias)
-            project(layer.v, normed, input, t, into: &v, bias: layer.vBias)
+        normed.withUnsafeBufferPointer { input in
+            q.withUnsafeMutableBufferPointer { q in
+                k.withUnsafeMutableBufferPointer { k in
+                    v.withUnsafeMutableBufferPointer { v in
+                        Projection.multiply([(layer.q, q.baseAddress!), (layer.k, k.baseAddress!), (layer.v, v.baseAddress!)],
+                                            input.baseAddress!, quantized: quantize(normed, tokens: t, for: layer.q), tokens: t)
+                    }
+                }
+            }
         }
+        addBias(layer.qBias, to: &q)
+        addBias(layer.kBias, to: &k)
+        addBias(layer.vBias, to: &v)
         rotate(&q, heads: config.headCount, plan: plan)
         rotate(&k, heads: config.kvHeadCount, plan: plan)
         store(k: k, v: v, layer: index, plan: plan, cache: cache)
@@ -71,10 +78,13 @@ extension LlamaStage {
         var gate = [Float](repeating: 0, count: t * f)
         var up = [Float](repeating: 0, count: t * f)
         rmsNormRows(x, layer.ffnNorm, tokens: t, into: &normed)
-        do {
-            let input = quantize(normed, tokens: t, for: layer.gate)
-            project(layer.gate, normed, input, t, into: &gate, bias: nil)
-            project(layer.up, normed, input, t, into: &up, bias: nil)
+        normed.withUnsafeBufferPointer { input in
+            gate.withUnsafeMutableBufferPointer { gate in
+                up.withUnsafeMutableBufferPointer { up in
+                    Projection.multiply([(layer.gate, gate.baseAddress!), (layer.up, up.baseAddress!)],
+                                        input.baseAddress!, quantized: quantize(normed, tokens: t, for: layer.gate), tokens: t)
+                }
+            }
         }
         gate.withUnsafeMutableBufferPointer { g in
             up.withUnsafeBufferPointer { u in VectorOps.swiGLU(g.baseAddress!, up: u.baseAddress!, t * f) }
@@ -114,6 +124,17 @@ extension LlamaStage {
                 } else {
                     w.multiply(input.baseAddress!, quantized: quantized, tokens: tokens, into: out.baseAddress!)
                 }
+            }
+        }
+    }
+
+    /// `values[t, r] += bias[r]` for every token (one rounding, as if added inside the product).
+    func addBias(_ bias: [Float]?, to values: inout [Float]) {
+        guard let bias, !bias.isEmpty else { return }
+        let rows = bias.count
+        values.withUnsafeMutableBufferPointer { values in
+            bias.withUnsafeBufferPointer { bias in
+                for token in 0..<(values.count / rows) { VectorOps.add(values.baseAddress! + token * rows, bias.baseAddress!, rows) }
             }
         }
     }
