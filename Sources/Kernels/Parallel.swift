@@ -8,14 +8,21 @@ import Darwin
 
 /// How many threads the kernels may use. Set once at start-up (CLI `--threads`) before any kernel runs.
 public enum KernelThreads {
-    /// The number of threads `parallelChunks` uses, the caller included (>= 1).
-    public static var count: Int { WorkerPool.shared.threadCount }
+    /// The number of threads `parallelChunks` uses on this thread, the caller included (>= 1).
+    public static var count: Int { WorkerPool.current.threadCount }
 
     /// Replaces the shared pool with one of `count` threads (the caller included).
     public static func configure(_ count: Int) { WorkerPool.configureShared(threads: count) }
 
     /// The machine's online core count.
     public static let cores: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+    /// Splits `total` threads between `ranks` pipeline ranks of one process, so their pools never add up to more
+    /// threads than asked for: `total / ranks` each, the remainder to the first ranks, at least one each (a rank's
+    /// own thread always runs its kernels).
+    public static func split(_ total: Int, ranks: Int) -> [Int] {
+        (0..<ranks).map { rank in max(1, total / ranks + (rank < total % ranks ? 1 : 0)) }
+    }
 }
 
 /// Runs `body(range)` over `count` items split into contiguous ranges, in parallel on the shared worker pool.
@@ -25,7 +32,7 @@ public enum KernelThreads {
 /// caller's job (another pipeline rank in the same process) run on the calling thread.
 @inline(__always)
 public func parallelChunks(_ count: Int, minimumPerChunk: Int = 16, _ body: (Range<Int>) -> Void) {
-    let pool = WorkerPool.shared
+    let pool = WorkerPool.current
     let chunks = min(pool.threadCount, max(1, count / max(1, minimumPerChunk)))
     if chunks <= 1 {
         body(0..<count)
@@ -47,8 +54,23 @@ public func parallelChunks(_ count: Int, minimumPerChunk: Int = 16, _ body: (Ran
 public final class WorkerPool: @unchecked Sendable {
     private static let sharedPool = Locked(WorkerPool(threads: KernelThreads.cores))
 
-    /// The pool used by the kernels.
+    /// The process-wide pool (`--threads`), used by threads that have no pool of their own.
     public static var shared: WorkerPool { sharedPool.withLock { $0 } }
+
+    /// The pool the kernels use on the calling thread: the one set by `withCurrent`, else `shared`.
+    public static var current: WorkerPool {
+        guard let pointer = pthread_getspecific(currentPoolKey) else { return shared }
+        return Unmanaged<WorkerPool>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    /// Runs `body` with `pool` as the calling thread's pool (each pipeline rank of a process gets its own, with its
+    /// share of the threads).
+    public static func withCurrent<R>(_ pool: WorkerPool, _ body: () throws -> R) rethrows -> R {
+        let previous = pthread_getspecific(currentPoolKey)
+        pthread_setspecific(currentPoolKey, Unmanaged.passUnretained(pool).toOpaque())
+        defer { pthread_setspecific(currentPoolKey, previous) }
+        return try withExtendedLifetime(pool) { try body() }
+    }
 
     static func configureShared(threads: Int) {
         sharedPool.withLock { pool in
@@ -163,6 +185,13 @@ public final class WorkerPool: @unchecked Sendable {
         }
     }
 }
+
+/// The thread-local slot behind `WorkerPool.current`.
+private let currentPoolKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()
 
 private final class WorkerContext {
     /// `unowned(unsafe)`: the pool's `deinit` joins every worker before its memory goes away, so the pool outlives

@@ -38,6 +38,12 @@ public enum Projection: Sendable {
         return false
     }
 
+    /// The largest activation quant these weights accept (`QuantizedActivations.q8Limit` for Q8_0 panels).
+    public var activationLimit: Float {
+        if case .panels(let p) = self, p.type == .q8_0 { return QuantizedActivations.q8Limit }
+        return QuantizedActivations.limit
+    }
+
     /// Row `row` as floats (an embedding lookup), bit-identical to the file's reference dequantization.
     public func dequantizeRow(_ row: Int, into destination: UnsafeMutablePointer<Float>) {
         switch self {

@@ -3,7 +3,8 @@
 ///
 /// One SIMD lane per weight row, eight rows per pass. Per half-block of 16 columns, the products of 4-bit weight quants
 /// and 9-bit activation quants are summed exactly in 16-bit lanes (`vpmullw`/`vpaddw`; at most 8 products of
-/// 15 · 255 per lane, so nothing overflows; Q8 products are widened one by one), widened to 32 bits and converted to
+/// 15 · 255 per lane, so nothing overflows; for Q8 weights, activations stay within ±127 and pairs of products are
+/// widened), widened to 32 bits and converted to
 /// float once, then scaled: `acc += Σq·a · (d_w · d_x)`, and for Q4 `acc += m_w · Σx` per block.
 ///
 /// Every (row, token) output is one accumulator lane with the same sequence of operations, whatever the number of
@@ -27,6 +28,8 @@ extension PackedMatrix {
         var firstPanel: [Int] = [0]
         for product in products {
             precondition(x.blocks == product.matrix.blocks, "activations have \(x.blocks * 32) columns, the matrix \(product.matrix.columns)")
+            precondition(product.matrix.type != .q8_0 || x.maximum <= QuantizedActivations.q8Limit,
+                         "Q8_0 weights need activations quantized to ±\(QuantizedActivations.q8Limit)")
             firstPanel.append(firstPanel.last! + product.matrix.panels)
         }
         let activations = Activations(pairs: x.pairs, scales: x.scales, sums: x.sums, blocks: x.blocks)
@@ -192,16 +195,16 @@ extension PackedMatrix {
         n.1 &* broadcast(a[4 * g + 1]) &+ n.3 &* broadcast(a[4 * g + 3])
     }
 
-    /// Σ quant · activation over a Q8 block's half-blocks, one 32-bit lane per row. A product of an 8-bit weight and a
-    /// 9-bit activation fills a 16-bit lane, so each one is widened before it is summed.
+    /// Σ quant · activation over a Q8 block's half-blocks, one 32-bit lane per row. With activations within ±127,
+    /// two products of an 8-bit weight and an activation fit a 16-bit lane; each pair is then widened.
     @inline(__always)
     static func q8Dot(_ quants: UnsafeRawPointer, _ a: UnsafePointer<UInt32>) -> (SIMD8<Int32>, SIMD8<Int32>) {
         var low = SIMD8<Int32>(), high = SIMD8<Int32>()
         for g in 0..<4 {
             let first = quants.loadUnaligned(fromByteOffset: 64 * g, as: SIMD16<Int16>.self)
             let second = quants.loadUnaligned(fromByteOffset: 64 * g + 32, as: SIMD16<Int16>.self)
-            low = low &+ pairSum(((first &<< 8) &>> 8) &* broadcast(a[4 * g])) &+ pairSum((first &>> 8) &* broadcast(a[4 * g + 2]))
-            high = high &+ pairSum(((second &<< 8) &>> 8) &* broadcast(a[4 * g + 1])) &+ pairSum((second &>> 8) &* broadcast(a[4 * g + 3]))
+            low = low &+ pairSum(((first &<< 8) &>> 8) &* broadcast(a[4 * g]) &+ (first &>> 8) &* broadcast(a[4 * g + 2]))
+            high = high &+ pairSum(((second &<< 8) &>> 8) &* broadcast(a[4 * g + 1]) &+ (second &>> 8) &* broadcast(a[4 * g + 3]))
         }
         return (low, high)
     }

@@ -59,7 +59,7 @@ extension LlamaStage {
                 k.withUnsafeMutableBufferPointer { k in
                     v.withUnsafeMutableBufferPointer { v in
                         Projection.multiply([(layer.q, q.baseAddress!), (layer.k, k.baseAddress!), (layer.v, v.baseAddress!)],
-                                            input.baseAddress!, quantized: quantize(normed, tokens: t, for: layer.q), tokens: t)
+                                            input.baseAddress!, quantized: quantize(normed, tokens: t, for: layer.q, layer.k, layer.v), tokens: t)
                     }
                 }
             }
@@ -82,7 +82,7 @@ extension LlamaStage {
             gate.withUnsafeMutableBufferPointer { gate in
                 up.withUnsafeMutableBufferPointer { up in
                     Projection.multiply([(layer.gate, gate.baseAddress!), (layer.up, up.baseAddress!)],
-                                        input.baseAddress!, quantized: quantize(normed, tokens: t, for: layer.gate), tokens: t)
+                                        input.baseAddress!, quantized: quantize(normed, tokens: t, for: layer.gate, layer.up), tokens: t)
                 }
             }
         }
@@ -108,9 +108,12 @@ extension LlamaStage {
 
     /// `input` quantized for the integer kernels if `weights` use them (all projections of one input share a
     /// precision), else nil.
-    func quantize(_ input: [Float], tokens: Int, for weights: Projection) -> QuantizedActivations? {
-        guard weights.wantsQuantizedInput else { return nil }
-        return input.withUnsafeBufferPointer { QuantizedActivations($0.baseAddress!, tokens: tokens, columns: weights.columns) }
+    func quantize(_ input: [Float], tokens: Int, for weights: Projection...) -> QuantizedActivations? {
+        guard weights[0].wantsQuantizedInput else { return nil }
+        let maximum = weights.map(\.activationLimit).min()!
+        return input.withUnsafeBufferPointer {
+            QuantizedActivations($0.baseAddress!, tokens: tokens, columns: weights[0].columns, maximum: maximum)
+        }
     }
 
     func project(_ w: Projection, _ input: [Float], _ quantized: QuantizedActivations?, _ tokens: Int,

@@ -62,15 +62,20 @@ import Testing
             let tokens = 9
             let x = random.floats(tokens * columns).map { $0 * 3 }
             let bias = random.floats(rows)
+            let maximum = type == .q8_0 ? QuantizedActivations.q8Limit : QuantizedActivations.limit
             func run(_ count: Int, from token: Int, threads: Int) -> [Float] {
                 KernelThreads.configure(threads)
-                let q = x.withUnsafeBufferPointer { QuantizedActivations($0.baseAddress! + token * columns, tokens: count, columns: columns) }
+                let q = x.withUnsafeBufferPointer {
+                    QuantizedActivations($0.baseAddress! + token * columns, tokens: count, columns: columns, maximum: maximum)
+                }
                 var y = [Float](repeating: .nan, count: count * rows)
                 bias.withUnsafeBufferPointer { b in y.withUnsafeMutableBufferPointer { packed.multiply(q, into: $0.baseAddress!, bias: b.baseAddress!) } }
                 return y
             }
             let batched = run(tokens, from: 0, threads: 2)
-            let quantized = x.withUnsafeBufferPointer { QuantizedActivations($0.baseAddress!, tokens: tokens, columns: columns) }
+            let quantized = x.withUnsafeBufferPointer {
+                QuantizedActivations($0.baseAddress!, tokens: tokens, columns: columns, maximum: maximum)
+            }
             for t in 0..<tokens {
                 let alone = run(1, from: t, threads: 1)
                 #expect(alone.map(\.bitPattern) == batched[t * rows..<(t + 1) * rows].map(\.bitPattern), "token \(t) is not batch-invariant")
@@ -91,7 +96,7 @@ import Testing
                                 magnitude += abs((weight - offset) * Double(xq[k]))
                                 blockSum += input
                                 // kernel − f32 = Σ (w − offset)(x_q − x), each x_q off by at most half a step.
-                                bound += abs(weight - offset) * halfMax / Double(QuantizedActivations.limit) / 2
+                                bound += abs(weight - offset) * halfMax / Double(maximum) / 2
                                 f32 += weight * input
                             }
                         }

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// The ranks one process hosts: it checks the options, splits the layers, builds each hosted rank's stage, relay and
 /// monitor (duplicating relay channels on the calling thread, in rank order, before any thread starts), and starts
@@ -45,13 +46,17 @@ final class PipelineLaunch: Sendable {
         watchdog = Watchdog(monitors: monitors, lifeline: lifeline, timeout: options.watchdogSeconds, size: stages)
     }
 
-    /// Starts every hosted rank's relay and loop thread, and the watchdog.
+    /// Starts every hosted rank's relay and loop thread, and the watchdog. Ranks hosted together split the kernel
+    /// threads (`KernelThreads.split`): each runs its kernels on a pool of its own, so they neither wait for one
+    /// another's pool nor oversubscribe the cores.
     func start() {
         exited.add(setups.count)
-        for setup in setups {
+        let budgets = KernelThreads.split(WorkerPool.shared.threadCount, ranks: setups.count)
+        for (setup, threads) in zip(setups, budgets) {
             setup.relay.start()
+            let pool = setups.count > 1 ? WorkerPool(threads: threads) : WorkerPool.shared
             let thread = Thread { [exited] in
-                PipelineLoop(setup: setup).run()
+                WorkerPool.withCurrent(pool) { PipelineLoop(setup: setup).run() }
                 exited.done()
             }
             thread.name = "brigade-rank-\(setup.rank)"
