@@ -77,7 +77,7 @@ struct Generate: AsyncParsableCommand {
             let s = session.engine.statistics
             let summary = String(format: "micro-batches %d, prompt tokens %d, generated tokens %d, preemptions %d\n",
                                  s.steps, s.promptTokens, s.generatedTokens, s.preemptions)
-            FileHandle.standardError.write(Data((summary + StageTable(session.engine.stageStatistics).text).utf8))
+            FileHandle.standardError.write(Data((summary + StageTable(session.engine.stageStatistics).text + memoryLine(session, modelFile: model.isSynthetic ? nil : model.resolvedPath)).utf8))
         }
     }
 }
@@ -126,5 +126,32 @@ struct Session {
             throw CLIError("\(id): \(error)")
         }
         return request
+    }
+}
+
+/// `memory: peak resident …` for `--stats`: the process's high-water mark (VmHWM) next to the model file and the KV
+/// cache it reserved, the figures resident memory is held to (≤ 1.5 × the file + KV).
+func memoryLine(_ session: Session, modelFile path: String?) -> String {
+    let engine = session.engine
+    let kvBytes = engine.blockCount * engine.options.blockSize * engine.model.kvBytesPerTokenPerLayer * engine.model.layerCount
+    let fileBytes = path.flatMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int } ?? 0
+    let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+    return "memory: peak resident \(ProcessMemory.peakResidentBytes.map(mib) ?? "unknown"), model file \(mib(fileBytes)), "
+        + "KV cache reserved \(mib(kvBytes))\n"
+}
+
+/// This process's memory use as Linux reports it in `/proc/self/status`.
+enum ProcessMemory {
+    /// VmHWM: the most resident memory the process has had.
+    static var peakResidentBytes: Int? { field("VmHWM:") }
+    /// VmRSS: resident memory now.
+    static var residentBytes: Int? { field("VmRSS:") }
+
+    static func field(_ name: String) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
+              let kib = Int(line.dropFirst(name.count).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+        else { return nil }
+        return kib * 1024
     }
 }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Key/value cache storage for one pipeline stage's layers, split into fixed-size blocks of token slots.
 ///
 /// A sequence owns a list of block ids (its block table); token position `p` lives in block `table[p / blockSize]`,
@@ -31,16 +37,22 @@ public final class PagedKVCache: @unchecked Sendable {
         self.blockCount = blockCount
         self.kvDim = kvDim
         let count = max(1, layerRange.count) * blockCount * blockSize * kvDim
-        keys = .allocate(capacity: count)
-        values = .allocate(capacity: count)
-        keys.initialize(repeating: 0, count: count)
-        values.initialize(repeating: 0, count: count)
+        // calloc: large zeroed blocks come straight from the kernel, so pages become resident only when a sequence
+        // first writes them (a 512 MiB cache costs no memory until it is used).
+        guard let keys = calloc(count, MemoryLayout<Float>.stride), let values = calloc(count, MemoryLayout<Float>.stride) else {
+            fatalError("cannot allocate a KV cache of \(2 * count * MemoryLayout<Float>.stride) bytes")
+        }
+        self.keys = keys.assumingMemoryBound(to: Float.self)
+        self.values = values.assumingMemoryBound(to: Float.self)
     }
 
     deinit {
-        keys.deallocate()
-        values.deallocate()
+        free(keys)
+        free(values)
     }
+
+    /// Bytes reserved for keys and values.
+    public var bytes: Int { 2 * max(1, layerRange.count) * blockCount * blockSize * kvDim * MemoryLayout<Float>.stride }
 
     /// The slot index (within a layer) of token `position` of a sequence with block table `table`.
     @inline(__always)

@@ -136,5 +136,21 @@ import Testing
         process.waitUntilExit()
         #expect(text.contains("vfmadd"), "no FMA instructions: Kernels lost -march=x86-64-v3")
         #expect(!text.contains("fmaf@plt"), "kernels call fmaf: SIMD FMA was lowered to library calls")
+        // The integer kernels: 16-bit multiplies and adds of packed quants, f16 scales converted 8 at a time.
+        let integerKernel = Self.disassembly(of: "PackedMatrix", in: text)
+        #expect(integerKernel.contains("vpmullw") && integerKernel.contains("vpaddw"), "the integer kernels lost their 16-bit SIMD code")
+        #expect(integerKernel.contains("vcvtph2ps") && integerKernel.contains("vcvtdq2ps"), "the integer kernels' epilogue is no longer vectorized")
+        let calls = integerKernel.split(separator: "\n").filter { $0.contains("call") && $0.contains("convert") }
+        #expect(calls.isEmpty, "the integer kernels call generic element-by-element conversions: \(calls)")
+    }
+
+    /// The instructions of every function whose symbol mentions `name`, from `objdump -d` output.
+    static func disassembly(of name: String, in text: String) -> String {
+        var result = "", inside = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasSuffix(">:") { inside = line.contains(name) }
+            if inside { result += line + "\n" }
+        }
+        return result
     }
 }
