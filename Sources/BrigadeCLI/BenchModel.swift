@@ -12,7 +12,8 @@ struct BenchModel: ParsableCommand {
         discussion: """
             Runs, for each thread count: a prefill of --prompt-tokens tokens (pp512), --decode-tokens single-sequence \
             decode steps (tg128), and for each --concurrency N, N sequences decoding together (aggregate tokens/s). \
-            Every figure is the best of --repetitions runs.
+            Every figure is the best of --repetitions runs. The defaults mirror llama-bench (-p 512 -n 128) and \
+            llama-batched-bench (-npp 8 -ntg 32 -npl 1,4,16,32,64), so the figures compare one to one.
             """
     )
 
@@ -21,8 +22,8 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Decode steps of the single-sequence decode test.") var decodeTokens = 128
     @Option(help: "Comma-separated thread counts to measure.") var threadCounts = "1,2"
     @Option(help: "Comma-separated numbers of sequences decoding together (batched decode test); empty skips it.")
-    var concurrency = "1,4,16"
-    @Option(help: "Decode steps per sequence in the batched decode test.") var batchedSteps = 16
+    var concurrency = "1,4,16,32,64"
+    @Option(help: "Decode steps per sequence in the batched decode test (llama-batched-bench's -ntg).") var batchedSteps = 32
     @Option(help: "Runs per figure; the best is reported.") var repetitions = 2
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
