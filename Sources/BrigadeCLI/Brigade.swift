@@ -9,7 +9,7 @@ struct Brigade: AsyncParsableCommand {
             Brigade runs GGUF (F32, F16, BF16, Q8_0, Q4_0, Q4_1) and Hugging Face safetensors checkpoints. \
             Without --model it uses SmolLM2-135M-Instruct from ~/.cache/brigade/models (fetch it with scripts/fetch-model).
             """,
-        subcommands: [Serve.self, Generate.self, Chat.self, Bench.self, Plan.self, Trace.self]
+        subcommands: [Serve.self, Generate.self, Chat.self, Bench.self, Eval.self, Plan.self, Trace.self]
     )
 }
 

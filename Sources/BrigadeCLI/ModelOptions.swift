@@ -21,7 +21,7 @@ struct ModelOptions: ParsableArguments {
     var threads: Int?
 
     @Option(help: ArgumentHelp(
-        "How quantized weights are multiplied: int (activations quantized to 9-bit integers per 16 columns, integer kernels; fast) "
+        "How quantized weights are multiplied: int (activations quantized to 10-bit integers per 8 columns, integer kernels; fast) "
             + "or f32 (weights dequantized to f32; the exact reference, token-identical to the numpy model).",
         valueName: "int|f32"))
     var precision: Precision = .integer

@@ -1,11 +1,11 @@
 /// Integer matrix multiplication on packed quantized weights: `y[t, r] = Σ_k W[r, k] · x[t, k] (+ bias[r])` with the
-/// activations quantized per half-block (`QuantizedActivations`).
+/// activations quantized per group of 8 columns (`QuantizedActivations`).
 ///
-/// One SIMD lane per weight row, eight rows per pass. Per half-block of 16 columns, the products of 4-bit weight quants
-/// and 9-bit activation quants are summed exactly in 16-bit lanes (`vpmullw`/`vpaddw`; at most 8 products of
-/// 15 · 255 per lane, so nothing overflows; for Q8 weights, activations stay within ±127 and pairs of products are
-/// widened), widened to 32 bits and converted to
-/// float once, then scaled: `acc += Σq·a · (d_w · d_x)`, and for Q4 `acc += m_w · Σx` per block.
+/// One SIMD lane per weight row, eight rows per pass. Per group of 8 columns, the products of 4-bit weight quants and
+/// 10-bit activation quants are summed exactly in 16-bit lanes (`vpmullw`/`vpaddw`; at most 4 products of 15 · 511
+/// per lane, so nothing overflows; for Q8 weights, activations stay within ±127 and pairs of products are widened),
+/// widened to 32 bits and converted to float once, then scaled: per block `acc += d_w · Σ_groups (Σq·a) · d_x`, and
+/// for Q4 `acc += m_w · Σx`.
 ///
 /// Every (row, token) output is one accumulator lane with the same sequence of operations, whatever the number of
 /// tokens, the token tile a token lands in, or the thread that computes its panel: results are batch- and
@@ -69,8 +69,8 @@ extension PackedMatrix {
         let sums: UnsafePointer<Float>
         let blocks: Int
         @inline(__always) func pairs(token: Int, block: Int) -> UnsafePointer<UInt32> { pairs + (token * blocks + block) * 16 }
-        @inline(__always) func scale(token: Int, block: Int, half: Int) -> SIMD8<Float> {
-            SIMD8(repeating: scales[2 * (token * blocks + block) + half])
+        @inline(__always) func scale(token: Int, block: Int, group: Int) -> SIMD8<Float> {
+            SIMD8(repeating: scales[4 * (token * blocks + block) + group])
         }
         @inline(__always) func sum(token: Int, block: Int) -> SIMD8<Float> { SIMD8(repeating: sums[token * blocks + block]) }
     }
@@ -81,19 +81,24 @@ extension PackedMatrix {
         var acc = SIMD8<Float>()
         var source = UnsafeRawPointer(block(panel: panel, 0))
         for b in 0..<blocks {
-            if type == .q8_0 {
-                let (low, high) = Self.q8Dot(source + quantOffset, x.pairs(token: token, block: b))
-                Self.scale(&acc, low, high, source, offset: .none, x, token: token, block: b)
-            } else {
-                let a = x.pairs(token: token, block: b)
-                var low = SIMD16<Int16>(), high = SIMD16<Int16>()
-                for g in 0..<4 {
-                    let n = Self.nibbles(source + quantOffset, group: g)
-                    low = low &+ Self.q4Low(n, a, group: g)
-                    high = high &+ Self.q4High(n, a, group: g)
+            let d = Self.scales(source), quants = source + quantOffset, a = x.pairs(token: token, block: b)
+            var sum = SIMD8<Float>()
+            for j in 0..<2 {
+                if type == .q8_0 {
+                    let (low, high) = Self.q8Dot(quants, a, part: j)
+                    Self.scale(&sum, low, high, x, token: token, block: b, part: j)
+                } else {
+                    var low = SIMD16<Int16>(), high = SIMD16<Int16>()
+                    for g in 2 * j ..< 2 * j + 2 {
+                        let n = Self.nibbles(quants, group: g)
+                        low = low &+ Self.q4Low(n, a, group: g)
+                        high = high &+ Self.q4High(n, a, group: g)
+                    }
+                    Self.scale(&sum, Self.pairSum(low), Self.pairSum(high), x, token: token, block: b, part: j)
                 }
-                Self.scale(&acc, Self.pairSum(low), Self.pairSum(high), source, offset: offset, x, token: token, block: b)
             }
+            acc.addProduct(sum, d)
+            addOffset(&acc, source, d, x, token: token, block: b)
             source += blockStride
         }
         store(acc, panel: panel, token: token, y, bias)
@@ -106,36 +111,56 @@ extension PackedMatrix {
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
         var source = UnsafeRawPointer(block(panel: panel, 0))
         for b in 0..<blocks {
-            if type == .q8_0 {
-                let (l0, h0) = Self.q8Dot(source + quantOffset, x.pairs(token: t, block: b))
-                Self.scale(&acc0, l0, h0, source, offset: .none, x, token: t, block: b)
-                let (l1, h1) = Self.q8Dot(source + quantOffset, x.pairs(token: t + 1, block: b))
-                Self.scale(&acc1, l1, h1, source, offset: .none, x, token: t + 1, block: b)
-                let (l2, h2) = Self.q8Dot(source + quantOffset, x.pairs(token: t + 2, block: b))
-                Self.scale(&acc2, l2, h2, source, offset: .none, x, token: t + 2, block: b)
-                let (l3, h3) = Self.q8Dot(source + quantOffset, x.pairs(token: t + 3, block: b))
-                Self.scale(&acc3, l3, h3, source, offset: .none, x, token: t + 3, block: b)
-            } else {
-                let a0 = x.pairs(token: t, block: b), a1 = x.pairs(token: t + 1, block: b)
-                let a2 = x.pairs(token: t + 2, block: b), a3 = x.pairs(token: t + 3, block: b)
-                var l0 = SIMD16<Int16>(), l1 = SIMD16<Int16>(), l2 = SIMD16<Int16>(), l3 = SIMD16<Int16>()
-                var h0 = SIMD16<Int16>(), h1 = SIMD16<Int16>(), h2 = SIMD16<Int16>(), h3 = SIMD16<Int16>()
-                for g in 0..<4 {
-                    let n = Self.nibbles(source + quantOffset, group: g)
-                    l0 = l0 &+ Self.q4Low(n, a0, group: g)
-                    h0 = h0 &+ Self.q4High(n, a0, group: g)
-                    l1 = l1 &+ Self.q4Low(n, a1, group: g)
-                    h1 = h1 &+ Self.q4High(n, a1, group: g)
-                    l2 = l2 &+ Self.q4Low(n, a2, group: g)
-                    h2 = h2 &+ Self.q4High(n, a2, group: g)
-                    l3 = l3 &+ Self.q4Low(n, a3, group: g)
-                    h3 = h3 &+ Self.q4High(n, a3, group: g)
+            let d = Self.scales(source), quants = source + quantOffset
+            let a0 = x.pairs(token: t, block: b), a1 = x.pairs(token: t + 1, block: b)
+            let a2 = x.pairs(token: t + 2, block: b), a3 = x.pairs(token: t + 3, block: b)
+            var sum0 = SIMD8<Float>(), sum1 = SIMD8<Float>(), sum2 = SIMD8<Float>(), sum3 = SIMD8<Float>()
+            for j in 0..<2 {
+                if type == .q8_0 {
+                    let (l0, h0) = Self.q8Dot(quants, a0, part: j)
+                    Self.scale(&sum0, l0, h0, x, token: t, block: b, part: j)
+                    let (l1, h1) = Self.q8Dot(quants, a1, part: j)
+                    Self.scale(&sum1, l1, h1, x, token: t + 1, block: b, part: j)
+                    let (l2, h2) = Self.q8Dot(quants, a2, part: j)
+                    Self.scale(&sum2, l2, h2, x, token: t + 2, block: b, part: j)
+                    let (l3, h3) = Self.q8Dot(quants, a3, part: j)
+                    Self.scale(&sum3, l3, h3, x, token: t + 3, block: b, part: j)
+                } else {
+                    // Low nibbles (group j), then high nibbles (group 2+j): half the 16-bit accumulators live at once.
+                    var l0 = SIMD16<Int16>(), l1 = SIMD16<Int16>(), l2 = SIMD16<Int16>(), l3 = SIMD16<Int16>()
+                    for g in 2 * j ..< 2 * j + 2 {
+                        let n = Self.nibbles(quants, group: g)
+                        l0 = l0 &+ Self.q4Low(n, a0, group: g)
+                        l1 = l1 &+ Self.q4Low(n, a1, group: g)
+                        l2 = l2 &+ Self.q4Low(n, a2, group: g)
+                        l3 = l3 &+ Self.q4Low(n, a3, group: g)
+                    }
+                    Self.scale(&sum0, Self.pairSum(l0), x, token: t, block: b, group: j)
+                    Self.scale(&sum1, Self.pairSum(l1), x, token: t + 1, block: b, group: j)
+                    Self.scale(&sum2, Self.pairSum(l2), x, token: t + 2, block: b, group: j)
+                    Self.scale(&sum3, Self.pairSum(l3), x, token: t + 3, block: b, group: j)
+                    var h0 = SIMD16<Int16>(), h1 = SIMD16<Int16>(), h2 = SIMD16<Int16>(), h3 = SIMD16<Int16>()
+                    for g in 2 * j ..< 2 * j + 2 {
+                        let n = Self.nibbles(quants, group: g)
+                        h0 = h0 &+ Self.q4High(n, a0, group: g)
+                        h1 = h1 &+ Self.q4High(n, a1, group: g)
+                        h2 = h2 &+ Self.q4High(n, a2, group: g)
+                        h3 = h3 &+ Self.q4High(n, a3, group: g)
+                    }
+                    Self.scale(&sum0, Self.pairSum(h0), x, token: t, block: b, group: 2 + j)
+                    Self.scale(&sum1, Self.pairSum(h1), x, token: t + 1, block: b, group: 2 + j)
+                    Self.scale(&sum2, Self.pairSum(h2), x, token: t + 2, block: b, group: 2 + j)
+                    Self.scale(&sum3, Self.pairSum(h3), x, token: t + 3, block: b, group: 2 + j)
                 }
-                Self.scale(&acc0, Self.pairSum(l0), Self.pairSum(h0), source, offset: offset, x, token: t, block: b)
-                Self.scale(&acc1, Self.pairSum(l1), Self.pairSum(h1), source, offset: offset, x, token: t + 1, block: b)
-                Self.scale(&acc2, Self.pairSum(l2), Self.pairSum(h2), source, offset: offset, x, token: t + 2, block: b)
-                Self.scale(&acc3, Self.pairSum(l3), Self.pairSum(h3), source, offset: offset, x, token: t + 3, block: b)
             }
+            acc0.addProduct(sum0, d)
+            acc1.addProduct(sum1, d)
+            acc2.addProduct(sum2, d)
+            acc3.addProduct(sum3, d)
+            addOffset(&acc0, source, d, x, token: t, block: b)
+            addOffset(&acc1, source, d, x, token: t + 1, block: b)
+            addOffset(&acc2, source, d, x, token: t + 2, block: b)
+            addOffset(&acc3, source, d, x, token: t + 3, block: b)
             source += blockStride
         }
         store(acc0, panel: panel, token: t, y, bias)
@@ -155,14 +180,30 @@ extension PackedMatrix {
         }
     }
 
-    /// Adds one block's integer sums (per half-block, one lane per row) for one token to `acc`, scaled: the one float
-    /// epilogue every path shares, so a (row, token) result never depends on the kernel variant.
+    /// The 8 rows' f16 block scales `d` (`vcvtph2ps`).
     @inline(__always)
-    static func scale(_ acc: inout SIMD8<Float>, _ low: SIMD8<Int32>, _ high: SIMD8<Int32>, _ source: UnsafeRawPointer,
-                      offset: Offset, _ x: Activations, token: Int, block: Int) {
-        let d = SIMD8<Float>(source.loadUnaligned(as: SIMD8<Float16>.self))  // vcvtph2ps
-        acc.addProduct(SIMD8<Float>(low), d * x.scale(token: token, block: block, half: 0))
-        acc.addProduct(SIMD8<Float>(high), d * x.scale(token: token, block: block, half: 1))
+    static func scales(_ source: UnsafeRawPointer) -> SIMD8<Float> { SIMD8<Float>(source.loadUnaligned(as: SIMD8<Float16>.self)) }
+
+    /// Adds the integer sums of part `j` of a block for one token to the block's sum `sum`, times the activation
+    /// scales: `low` covers columns `8j ..< 8j+8` (activation group `j`), `high` columns `16+8j ..< 24+8j` (group
+    /// `2+j`). The caller then adds `sum · d` to the row's accumulator. Every kernel variant goes through this one
+    /// float epilogue, in the same order, so a (row, token) result never depends on the variant.
+    @inline(__always)
+    static func scale(_ sum: inout SIMD8<Float>, _ low: SIMD8<Int32>, _ high: SIMD8<Int32>,
+                      _ x: Activations, token: Int, block: Int, part j: Int) {
+        scale(&sum, low, x, token: token, block: block, group: j)
+        scale(&sum, high, x, token: token, block: block, group: 2 + j)
+    }
+
+    /// One group's share of `scale(_:_:_:_:token:block:part:)`.
+    @inline(__always)
+    static func scale(_ sum: inout SIMD8<Float>, _ integers: SIMD8<Int32>, _ x: Activations, token: Int, block: Int, group: Int) {
+        sum.addProduct(SIMD8<Float>(integers), x.scale(token: token, block: block, group: group))
+    }
+
+    /// Adds the block's offset term `m · Σx` (Q4_1: stored `m`; Q4_0: `m = -8·d`; Q8_0: none).
+    @inline(__always)
+    func addOffset(_ acc: inout SIMD8<Float>, _ source: UnsafeRawPointer, _ d: SIMD8<Float>, _ x: Activations, token: Int, block: Int) {
         switch offset {
         case .none: break
         case .minusEightD: acc.addProduct(d * SIMD8(repeating: -8), x.sum(token: token, block: block))
@@ -182,25 +223,26 @@ extension PackedMatrix {
                 unsafeBitCast((v &>> 8) & mask, to: SIMD16<Int16>.self), unsafeBitCast(v &>> 12, to: SIMD16<Int16>.self))
     }
 
-    /// Σ nibble · activation over group `g`'s columns in the low half-block (0–15), in 16-bit lanes (row `r` =
+    /// Σ nibble · activation over group `g`'s low-nibble columns (`4g ..< 4g+4`), in 16-bit lanes (row `r` =
     /// lanes `2r` and `2r+1`).
     @inline(__always)
     static func q4Low(_ n: Nibbles, _ a: UnsafePointer<UInt32>, group g: Int) -> SIMD16<Int16> {
         n.0 &* broadcast(a[4 * g]) &+ n.2 &* broadcast(a[4 * g + 2])
     }
 
-    /// The same over group `g`'s columns in the high half-block (16–31).
+    /// The same over group `g`'s high-nibble columns (`16+4g ..< 20+4g`).
     @inline(__always)
     static func q4High(_ n: Nibbles, _ a: UnsafePointer<UInt32>, group g: Int) -> SIMD16<Int16> {
         n.1 &* broadcast(a[4 * g + 1]) &+ n.3 &* broadcast(a[4 * g + 3])
     }
 
-    /// Σ quant · activation over a Q8 block's half-blocks, one 32-bit lane per row. With activations within ±127,
-    /// two products of an 8-bit weight and an activation fit a 16-bit lane; each pair is then widened.
+    /// Σ quant · activation over part `j` of a Q8 block (columns `8j ..< 8j+8` and `16+8j ..< 24+8j`), one 32-bit
+    /// lane per row. With activations within ±127, two products of an 8-bit weight and an activation fit a 16-bit
+    /// lane; each pair is then widened.
     @inline(__always)
-    static func q8Dot(_ quants: UnsafeRawPointer, _ a: UnsafePointer<UInt32>) -> (SIMD8<Int32>, SIMD8<Int32>) {
+    static func q8Dot(_ quants: UnsafeRawPointer, _ a: UnsafePointer<UInt32>, part j: Int) -> (SIMD8<Int32>, SIMD8<Int32>) {
         var low = SIMD8<Int32>(), high = SIMD8<Int32>()
-        for g in 0..<4 {
+        for g in 2 * j ..< 2 * j + 2 {
             let first = quants.loadUnaligned(fromByteOffset: 64 * g, as: SIMD16<Int16>.self)
             let second = quants.loadUnaligned(fromByteOffset: 64 * g + 32, as: SIMD16<Int16>.self)
             low = low &+ pairSum(((first &<< 8) &>> 8) &* broadcast(a[4 * g]) &+ (first &>> 8) &* broadcast(a[4 * g + 2]))

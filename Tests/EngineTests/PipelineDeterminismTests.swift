@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Kernels
 import Model
 import Testing
 import Transport
@@ -54,8 +55,9 @@ import Transport
         }
     }
 
-    @Test func greedyIsIdenticalForEveryStageCountAndMode() async throws {
-        let model = try TestModels.model(try TestModels.requireDeep8())
+    @Test(arguments: Precision.allCases)
+    func greedyIsIdenticalForEveryStageCountAndMode(precision: Precision) async throws {
+        let model = try TestModels.model(try TestModels.requireDeep8(), precision: precision)
         let requests = Self.requests(vocab: model.vocabSize) { _ in .greedy }
         let reference = try await Self.run(model, Setup(stages: 1), requests)
         #expect(reference.values.contains { !$0.logits.isEmpty } && reference.values.contains { !$0.logprobs.isEmpty })
@@ -77,8 +79,9 @@ import Transport
         }
     }
 
-    @Test func smolLM2GreedyIsIdenticalAcrossStages() async throws {
-        let model = try TestModels.model(try TestModels.requireSmolLM2())
+    @Test(arguments: Precision.allCases)
+    func smolLM2GreedyIsIdenticalAcrossStages(precision: Precision) async throws {
+        let model = try TestModels.model(try TestModels.requireSmolLM2(), precision: precision)
         let requests = (0..<32).map { i in
             let length = [4, 40, 9, 70][i % 4] + i
             return GenerationRequest(id: "s\(i)", promptTokenIDs: (0..<length).map { Int32(100 + ($0 * 97 + i * 13) % 40_000) },
