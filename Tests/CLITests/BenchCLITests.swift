@@ -34,4 +34,13 @@ import Testing
         #expect(results.map { $0["test"] as? String } == ["pp16", "tg4", "batched decode x1", "batched decode x3"])
         #expect(results.allSatisfy { ($0["tokens_per_second"] as? Double ?? 0) > 0 })
     }
+
+    @Test func evalDivergenceComparesThePrecisions() throws {
+        let report = try Self.json(try CLITests.run(["eval", "divergence", "--sequence-tokens", "32", "--sequences", "2", "--json"]))
+        #expect(report["positions"] as? Int == 64)
+        let mean = try #require(report["mean_kl"] as? Double), agreement = try #require(report["top1_agreement"] as? Double)
+        #expect(mean > 0 && mean <= 0.01 && agreement >= 0.95, "\(report)")
+        let bad = try CLITests.run(["eval", "divergence", "--text", "/nonexistent/file.txt"])
+        #expect(bad.status != 0 && bad.stderr.contains("cannot read /nonexistent/file.txt"), "\(bad.stderr)")
+    }
 }
