@@ -106,10 +106,10 @@ extension LlamaStage {
         }
     }
 
-    /// `input` quantized for the integer kernels if `weights` use them (all projections of one input share a
-    /// precision), else nil.
+    /// `input` quantized for the integer kernels if any of `weights` (the projections of this one input) use them,
+    /// within the tightest activation limit among them; else nil.
     func quantize(_ input: [Float], tokens: Int, for weights: Projection...) -> QuantizedActivations? {
-        guard weights[0].wantsQuantizedInput else { return nil }
+        guard weights.contains(where: \.wantsQuantizedInput) else { return nil }
         let maximum = weights.map(\.activationLimit).min()!
         return input.withUnsafeBufferPointer {
             QuantizedActivations($0.baseAddress!, tokens: tokens, columns: weights[0].columns, maximum: maximum)

@@ -57,8 +57,9 @@ struct GGUFBuilder {
         return out
     }
 
-    /// A valid one-layer Llama with F32 weights (hidden 32, 2 heads of 16, FFN 32, vocab 8).
-    static func tinyLlama() -> GGUFBuilder {
+    /// A valid one-layer Llama with F32 weights (hidden 32, 2 heads of 16, FFN 32, vocab 8); the tensors named in
+    /// `q8_0` are stored as Q8_0 instead (one block per 32-value row).
+    static func tinyLlama(q8_0: Set<String> = []) -> GGUFBuilder {
         var b = GGUFBuilder()
         b.metadata = [
             ("general.architecture", .string("llama")), ("llama.block_count", .u32(1)),
@@ -75,12 +76,22 @@ struct GGUFBuilder {
         ]
         var offset: UInt64 = 0
         for (name, shape) in shapes {
-            b.tensors.append(Tensor(name: name, shape: shape, type: 0, offset: offset))
-            let bytes = Int(shape.reduce(1, *)) * 4
-            for i in 0..<bytes / 4 {
-                let value = Float((i * 7919 + Int(offset)) % 97) / 970 - 0.05
-                withUnsafeBytes(of: value.bitPattern.littleEndian) { b.data.append(contentsOf: $0) }
+            let count = Int(shape.reduce(1, *))
+            let values = (0..<count).map { Float(($0 * 7919 + Int(offset)) % 97) / 970 - 0.05 }
+            let start = b.data.count
+            if q8_0.contains(name) {
+                b.tensors.append(Tensor(name: name, shape: shape, type: 8, offset: offset))
+                for block in stride(from: 0, to: count, by: 32) {
+                    let slice = values[block..<block + 32]
+                    let d = Float16((slice.map(abs).max() ?? 0) / 127)
+                    withUnsafeBytes(of: d.bitPattern.littleEndian) { b.data.append(contentsOf: $0) }
+                    for v in slice { b.data.append(UInt8(bitPattern: Int8(d == 0 ? 0 : (v / Float(d)).rounded()))) }
+                }
+            } else {
+                b.tensors.append(Tensor(name: name, shape: shape, type: 0, offset: offset))
+                for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { b.data.append(contentsOf: $0) } }
             }
+            let bytes = b.data.count - start
             offset += UInt64(bytes)
             while offset % 32 != 0 {
                 offset += 1

@@ -58,4 +58,26 @@ import Testing
         #expect(f32 != integer)
         #expect(f32.indices.max { f32[$0] < f32[$1] } == integer.indices.max { integer[$0] < integer[$1] })
     }
+
+    /// A model whose projections mix encodings (some packed for the integer kernels, some not, within one shared
+    /// input: Q and O in F32, K and V in Q8_0) runs in both precisions and agrees with itself.
+    @Test func mixedEncodingsRunInBothPrecisions() throws {
+        let path = NSTemporaryDirectory() + "brigade-mixed-\(UUID().uuidString).gguf"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let quantized: Set = ["blk.0.attn_k.weight", "blk.0.attn_v.weight", "blk.0.ffn_up.weight", "blk.0.ffn_down.weight"]
+        try GGUFBuilder.tinyLlama(q8_0: quantized).build().write(to: URL(fileURLWithPath: path))
+        let weights = try ModelWeights.open(path)
+        let ids: [Int32] = [1, 5, 2, 7, 3]
+        func logits(_ precision: Precision) throws -> [Float] {
+            let stage = try weights.stage(precision: precision)
+            let cache = PagedKVCache(layerRange: stage.layerRange, blockSize: 8, blockCount: 1, kvDim: weights.config.kvDim)
+            let chunk = SequenceChunk(startPosition: 0, tokenCount: ids.count, blockTable: [0], wantsLogits: true)
+            guard case .logits(let logits) = try stage.forward(batch: [chunk], tokens: ids, cache: cache) else { return [] }
+            return logits
+        }
+        let exact = try logits(.f32), fast = try logits(.integer)
+        #expect(exact.count == 8 && fast.count == 8 && fast.allSatisfy(\.isFinite))
+        let worst = zip(exact, fast).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst < 0.01, "integer and f32 logits differ by \(worst)")
+    }
 }
