@@ -24,6 +24,8 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Runs per figure; the best is reported.") var repetitions = 5
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
+    func validate() throws { try model.rejectPrecision("bench kernels") }
+
     func run() throws {
         let weights = try model.loadWeights()
         let config = weights.config
@@ -56,7 +58,8 @@ struct BenchKernels: ParsableCommand {
                             if let packed {
                                 let seconds = best {
                                     MemoryBandwidth.seconds {
-                                        let q = QuantizedActivations(x.baseAddress!, tokens: t, columns: w.columns)
+                                        let q = QuantizedActivations(x.baseAddress!, tokens: t, columns: w.columns,
+                                                                     maximum: packed.activationLimit)
                                         packed.multiply(q, into: y.baseAddress!)
                                     }
                                 }
@@ -102,7 +105,7 @@ struct BenchKernels: ParsableCommand {
     }
 
     /// Bytes of weights one decode step reads: every layer's projections and the output head (the embedding row is
-    /// negligible), in their packed size where they pack.
+    /// negligible), at their size in the file (packed panels hold exactly the same bytes).
     func weightBytesPerToken(_ weights: ModelWeights) -> Int {
         let config = weights.config
         return weights.store.tensors.values.reduce(0) { total, tensor in

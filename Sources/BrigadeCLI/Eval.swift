@@ -44,6 +44,7 @@ struct EvalDivergence: ParsableCommand {
         """
 
     func validate() throws {
+        try model.rejectPrecision("eval divergence")
         guard sequenceTokens >= 2, sequenceTokens <= 4096 else { throw ValidationError("--sequence-tokens must be between 2 and 4096") }
         guard sequences >= 1 else { throw ValidationError("--sequences must be at least 1") }
     }
@@ -65,6 +66,10 @@ struct EvalDivergence: ParsableCommand {
         }.filter { $0.count >= 2 }
         guard !cut.isEmpty else { throw CLIError("the text has \(ids.count) tokens: too short to evaluate (need at least 2)") }
         let weights = loaded.weights
+        guard weights.store.tensors.values.contains(where: { PackedMatrix.canPack($0.type) && $0.rows > 1 }) else {
+            throw CLIError("\(model.resolvedPath) has no Q4_0, Q4_1 or Q8_0 matrices: both precisions multiply in f32, "
+                + "so there is nothing to compare")
+        }
         let report = try DivergenceReport.measure(reference: try weights.stage(precision: .f32),
                                                   candidate: try weights.stage(precision: .integer), sequences: cut)
         if json {

@@ -144,8 +144,6 @@ func memoryLine(_ session: Session, modelFile path: String?) -> String {
 enum ProcessMemory {
     /// VmHWM: the most resident memory the process has had.
     static var peakResidentBytes: Int? { field("VmHWM:") }
-    /// VmRSS: resident memory now.
-    static var residentBytes: Int? { field("VmRSS:") }
 
     static func field(_ name: String) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),

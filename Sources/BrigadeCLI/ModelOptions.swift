@@ -22,9 +22,16 @@ struct ModelOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp(
         "How quantized weights are multiplied: int (activations quantized to 10-bit integers per 8 columns, integer kernels; fast) "
-            + "or f32 (weights dequantized to f32; the exact reference, token-identical to the numpy model).",
+            + "or f32 (weights dequantized to f32; the exact reference, token-identical to the numpy model). Default: int.",
         valueName: "int|f32"))
-    var precision: Precision = .integer
+    var precision: Precision?
+
+    /// For commands that always measure both precisions: an explicit `--precision` is an error, not silently ignored.
+    func rejectPrecision(_ command: String) throws {
+        if let precision {
+            throw ValidationError("\(command) always compares int with f32; remove --precision \(precision)")
+        }
+    }
 
     static var defaultModelPath: String {
         if let path = ProcessInfo.processInfo.environment["BRIGADE_MODEL"], !path.isEmpty { return path }
@@ -42,14 +49,14 @@ struct ModelOptions: ParsableArguments {
     /// Checks the CPU, applies `--threads`, and maps the model's weights.
     func loadWeights() throws -> ModelWeights {
         var weights = try load(ModelWeights.open) { "\($0.config.layerCount) layers, \($0.config.vocabSize) embeddings" }
-        weights.precision = precision
+        weights.precision = precision ?? .integer
         return weights
     }
 
     /// Like `loadWeights`, with the tokenizer and chat template.
     func loadTextModel() throws -> TextModel {
         var text = try load(TextModel.load) { "\($0.weights.config.layerCount) layers, \($0.tokenizer.vocabularySize) tokens" }
-        text.weights.precision = precision
+        text.weights.precision = precision ?? .integer
         return text
     }
 

@@ -26,6 +26,10 @@ public final class PackedMatrix: @unchecked Sendable {
     public let blockStride: Int
     let base: UnsafeMutableRawPointer
 
+    /// The largest activation quant the kernels accept for this matrix: `QuantizedActivations.q8Limit` for Q8_0
+    /// (two products of 8-bit weights must fit a 16-bit lane), `QuantizedActivations.limit` for 4-bit types.
+    public var activationLimit: Float { type == .q8_0 ? QuantizedActivations.q8Limit : QuantizedActivations.limit }
+
     /// The encodings that can be packed.
     public static func canPack(_ type: TensorType) -> Bool { [.q4_0, .q4_1, .q8_0].contains(type) }
 

@@ -17,15 +17,16 @@ public enum KernelThreads {
     /// The machine's online core count.
     public static let cores: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
-    /// Splits `total` threads between `ranks` pipeline ranks of one process, so their pools never add up to more
-    /// threads than asked for: `total / ranks` each, the remainder to the first ranks, at least one each (a rank's
-    /// own thread always runs its kernels).
+    /// Splits `total` threads between `ranks` pipeline ranks of one process, so their pools add up to `total`
+    /// threads: `total / ranks` each, the remainder to the first ranks; but at least one each (a rank's own thread
+    /// always runs its kernels), so with more ranks than threads every rank runs single-threaded.
     public static func split(_ total: Int, ranks: Int) -> [Int] {
         (0..<ranks).map { rank in max(1, total / ranks + (rank < total % ranks ? 1 : 0)) }
     }
 }
 
-/// Runs `body(range)` over `count` items split into contiguous ranges, in parallel on the shared worker pool.
+/// Runs `body(range)` over `count` items split into contiguous ranges, in parallel on the calling thread's pool
+/// (`WorkerPool.current`: its pipeline rank's, else the process pool).
 ///
 /// Each range is computed by exactly one thread and no reduction crosses ranges, so results never depend on the thread
 /// count. Small jobs (fewer than `minimumPerChunk` items per thread) and calls made while the pool is busy with another
@@ -164,6 +165,9 @@ public final class WorkerPool: @unchecked Sendable {
     }
 
     private func workerLoop() {
+        // A kernel that calls parallelChunks from a worker finds its own pool busy and runs inline: it never reaches
+        // for the process pool's threads.
+        pthread_setspecific(currentPoolKey, Unmanaged.passUnretained(self).toOpaque())
         var seen = 0
         while true {
             // Spin for a short while for the next job, then block.

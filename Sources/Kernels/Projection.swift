@@ -38,9 +38,9 @@ public enum Projection: Sendable {
         return false
     }
 
-    /// The largest activation quant these weights accept (`QuantizedActivations.q8Limit` for Q8_0 panels).
+    /// The largest activation quant these weights accept (`PackedMatrix.activationLimit`; any, for rows).
     public var activationLimit: Float {
-        if case .panels(let p) = self, p.type == .q8_0 { return QuantizedActivations.q8Limit }
+        if case .panels(let p) = self { return p.activationLimit }
         return QuantizedActivations.limit
     }
 

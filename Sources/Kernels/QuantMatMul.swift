@@ -11,8 +11,8 @@
 /// tokens, the token tile a token lands in, or the thread that computes its panel: results are batch- and
 /// thread-invariant bit for bit.
 extension PackedMatrix {
-    /// Rows of 8-row panels a thread keeps hot while every token tile streams past them (≈ 32 KB of Q4 weights for
-    /// 576 columns).
+    /// Rows of 8-row panels a thread keeps hot while every token tile streams past them (41–45 KiB of Q4 weights
+    /// for 576 columns: 16 panels × 18 blocks × 144–160 bytes).
     static let panelsPerTile = 16
 
     /// `y[t, r] = Σ_k W[r, k] · x[t, k] (+ bias[r])` for every token of `x`; `y` is `x.tokens × rows`, row-major.
@@ -28,8 +28,8 @@ extension PackedMatrix {
         var firstPanel: [Int] = [0]
         for product in products {
             precondition(x.blocks == product.matrix.blocks, "activations have \(x.blocks * 32) columns, the matrix \(product.matrix.columns)")
-            precondition(product.matrix.type != .q8_0 || x.maximum <= QuantizedActivations.q8Limit,
-                         "Q8_0 weights need activations quantized to ±\(QuantizedActivations.q8Limit)")
+            precondition(x.maximum <= product.matrix.activationLimit,
+                         "\(product.matrix.type) weights need activations quantized to ±\(product.matrix.activationLimit)")
             firstPanel.append(firstPanel.last! + product.matrix.panels)
         }
         let activations = Activations(pairs: x.pairs, scales: x.scales, sums: x.sums, blocks: x.blocks)

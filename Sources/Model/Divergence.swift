@@ -60,7 +60,7 @@ public struct DivergenceReport: Sendable, Equatable {
         let logP = logSoftmax(p), logQ = logSoftmax(q)
         var sum = 0.0
         for i in logP.indices { sum += exp(logP[i]) * (logP[i] - logQ[i]) }
-        return max(0, sum)
+        return sum.isNaN ? .nan : max(0, sum)
     }
 
     static func logSoftmax(_ x: [Float]) -> [Double] {

@@ -42,8 +42,8 @@ public final class PagedKVCache: @unchecked Sendable {
         guard let keys = calloc(count, MemoryLayout<Float>.stride), let values = calloc(count, MemoryLayout<Float>.stride) else {
             fatalError("cannot allocate a KV cache of \(2 * count * MemoryLayout<Float>.stride) bytes")
         }
-        self.keys = keys.assumingMemoryBound(to: Float.self)
-        self.values = values.assumingMemoryBound(to: Float.self)
+        self.keys = keys.bindMemory(to: Float.self, capacity: count)
+        self.values = values.bindMemory(to: Float.self, capacity: count)
     }
 
     deinit {
@@ -51,8 +51,6 @@ public final class PagedKVCache: @unchecked Sendable {
         free(values)
     }
 
-    /// Bytes reserved for keys and values.
-    public var bytes: Int { 2 * max(1, layerRange.count) * blockCount * blockSize * kvDim * MemoryLayout<Float>.stride }
 
     /// The slot index (within a layer) of token `position` of a sequence with block table `table`.
     @inline(__always)

@@ -18,6 +18,8 @@ import Testing
         #expect(bandwidth.count == 1 && (bandwidth[0]["read_GBps"] as? Double ?? 0) > 1)
         let products = try #require(report["products"] as? [[String: Any]])
         #expect(products.count == 12)  // 6 projections × 2 token counts
+        let head = products.filter { $0["type"] as? String == "Q8_0" }
+        #expect(head.count == 2 && head.allSatisfy { ($0["int_GMACps"] as? Double ?? 0) > 0 }, "the Q8_0 output head is measured")
         let q4AtOneToken = products.filter { $0["type"] as? String == "Q4_1" && $0["tokens"] as? Int == 1 }
         #expect(!q4AtOneToken.isEmpty)
         for product in q4AtOneToken {
@@ -42,5 +44,7 @@ import Testing
         #expect(mean > 0 && mean <= 0.01 && agreement >= 0.95, "\(report)")
         let bad = try CLITests.run(["eval", "divergence", "--text", "/nonexistent/file.txt"])
         #expect(bad.status != 0 && bad.stderr.contains("cannot read /nonexistent/file.txt"), "\(bad.stderr)")
+        let ignored = try CLITests.run(["eval", "divergence", "--precision", "f32"])
+        #expect(ignored.status != 0 && ignored.stderr.contains("remove --precision f32"), "\(ignored.stderr)")
     }
 }

@@ -37,11 +37,11 @@ import Testing
         let q = x.withUnsafeBufferPointer { QuantizedActivations($0.baseAddress!, tokens: 2, columns: 64) }
         for token in 0..<2 {
             let values = q.dequantized(token: token)
-            for half in 0..<4 {
-                let slice = x[(token * 64 + half * 16)..<(token * 64 + half * 16 + 16)]
+            for group in 0..<8 {
+                let slice = x[(token * 64 + group * 8)..<(token * 64 + group * 8 + 8)]
                 let step = slice.map(abs).max()! / QuantizedActivations.limit
                 for (i, original) in slice.enumerated() {
-                    #expect(abs(values[half * 16 + i] - original) <= step / 2 * 1.0001 + 1e-12)
+                    #expect(abs(values[group * 8 + i] - original) <= step / 2 * 1.0001 + 1e-12)
                 }
             }
         }
@@ -87,16 +87,16 @@ import Testing
                     for b in 0..<(columns / 32) {
                         let offset = Self.offset(w, row: r, block: b)
                         var blockSum = 0.0
-                        for half in 0..<2 {
-                            let columns = (32 * b + 16 * half)..<(32 * b + 16 * half + 16)
-                            let halfMax = columns.map { abs(Double(x[t * shape.1 + $0])) }.max()!
+                        for group in 0..<4 {
+                            let columns = (32 * b + 8 * group)..<(32 * b + 8 * group + 8)
+                            let groupMax = columns.map { abs(Double(x[t * shape.1 + $0])) }.max()!
                             for k in columns {
                                 let weight = Double(dense[r * shape.1 + k]), input = Double(x[t * shape.1 + k])
                                 exact += (weight - offset) * Double(xq[k])
                                 magnitude += abs((weight - offset) * Double(xq[k]))
                                 blockSum += input
                                 // kernel − f32 = Σ (w − offset)(x_q − x), each x_q off by at most half a step.
-                                bound += abs(weight - offset) * halfMax / Double(maximum) / 2
+                                bound += abs(weight - offset) * groupMax / Double(maximum) / 2
                                 f32 += weight * input
                             }
                         }
@@ -120,5 +120,71 @@ import Testing
         case .q4_0: return -8 * d
         default: return 0
         }
+    }
+
+    /// The 16-bit lanes at their limits: every nibble 15 (every Q8 byte -128) against activations that all quantize
+    /// to ±511 (±127 for Q8), so each lane sums its largest possible products.
+    @Test(arguments: packable, [Float(1), -1])
+    func extremeQuantsDoNotOverflow(type: TensorType, sign: Float) {
+        let rows = 8, columns = 64, d = Float16(0.01), m = Float16(-0.05)
+        var bytes: [UInt8] = []
+        for _ in 0..<(rows * columns / 32) {
+            withUnsafeBytes(of: d.bitPattern) { bytes += $0 }
+            if type == .q4_1 { withUnsafeBytes(of: m.bitPattern) { bytes += $0 } }
+            bytes += [UInt8](repeating: type == .q8_0 ? 0x80 : 0xFF, count: type == .q8_0 ? 32 : 16)
+        }
+        let weight: Double = switch type {
+        case .q4_1: Double(Float(d)) * 15 + Double(Float(m))
+        case .q4_0: Double(Float(d)) * 7
+        default: Double(Float(d)) * -128
+        }
+        let x = [Float](repeating: sign, count: 3 * columns)
+        let packed = bytes.withUnsafeBytes { PackedMatrix(WeightMatrix(type: type, rows: rows, columns: columns, base: $0.baseAddress!)) }
+        let q = x.withUnsafeBufferPointer {
+            QuantizedActivations($0.baseAddress!, tokens: 3, columns: columns, maximum: packed.activationLimit)
+        }
+        #expect(q.dequantized(token: 0).allSatisfy { $0 == sign })
+        var y = [Float](repeating: .nan, count: 3 * rows)
+        y.withUnsafeMutableBufferPointer { packed.multiply(q, into: $0.baseAddress!) }
+        let exact = weight * Double(sign) * Double(columns)
+        for value in y { #expect(abs(Double(value) - exact) <= 1e-5 * abs(exact), "\(value) against \(exact)") }
+    }
+
+    /// A NaN or infinite activation poisons exactly its own token's outputs.
+    @Test func nonFiniteActivationsGiveNaNOnlyForTheirToken() {
+        Self.withMatrix(.q4_1, rows: 16, columns: 64, seed: 3) { w in
+            let packed = PackedMatrix(w)
+            var random = Random(state: 4)
+            var x = random.floats(3 * 64)
+            x[5] = .nan
+            x[64 + 40] = .infinity
+            let q = x.withUnsafeBufferPointer { QuantizedActivations($0.baseAddress!, tokens: 3, columns: 64) }
+            var y = [Float](repeating: 0, count: 3 * 16)
+            y.withUnsafeMutableBufferPointer { packed.multiply(q, into: $0.baseAddress!) }
+            let poisoned = y[0..<32].allSatisfy { $0.isNaN }, clean = y[32..<48].allSatisfy { $0.isFinite }
+            #expect(poisoned, "tokens 0 and 1 hold a NaN and an infinity")
+            #expect(clean, "token 2 is clean")
+        }
+    }
+
+    @Test func threadBudgetsAddUpAndNeverDropToZero() {
+        #expect(KernelThreads.split(2, ranks: 1) == [2])
+        #expect(KernelThreads.split(2, ranks: 2) == [1, 1])
+        #expect(KernelThreads.split(3, ranks: 2) == [2, 1])
+        #expect(KernelThreads.split(8, ranks: 3) == [3, 3, 2])
+        #expect(KernelThreads.split(1, ranks: 3) == [1, 1, 1])
+    }
+
+    /// `parallelChunks` runs on the calling thread's pool: a rank's pool of one thread does everything inline.
+    @Test func aThreadUsesItsOwnPool() {
+        let single = WorkerPool(threads: 1)
+        let threads = Locked(Set<pthread_t>())
+        let count = WorkerPool.withCurrent(single) {
+            parallelChunks(64, minimumPerChunk: 1) { _ in threads.withLock { _ = $0.insert(pthread_self()) } }
+            return KernelThreads.count
+        }
+        let seen = threads.withLock { $0 }
+        #expect(count == 1 && seen == [pthread_self()])
+        #expect(WorkerPool.current === WorkerPool.shared)
     }
 }

@@ -19,6 +19,23 @@ import Testing
         return []
     }
 
+    /// The same logits on 1 and 2 kernel threads (kernels split rows, attention splits heads differently).
+    @Test(arguments: Precision.allCases)
+    func logitsDoNotDependOnTheThreadCount(precision: Precision) throws {
+        let (stage, config) = try makeStage(precision)
+        func run(threads: Int) throws -> [Float] {
+            KernelThreads.configure(threads)
+            defer { KernelThreads.configure(KernelThreads.cores) }
+            let cache = PagedKVCache(layerRange: 0..<config.layerCount, blockSize: 4, blockCount: 8, kvDim: config.kvDim)
+            _ = try stage.forward(batch: [SequenceChunk(startPosition: 0, tokenCount: 16, blockTable: [0, 1, 2, 3, 4], wantsLogits: false)],
+                                  tokens: france, cache: cache)
+            return logits(try stage.forward(batch: [SequenceChunk(startPosition: 16, tokenCount: 1, blockTable: [0, 1, 2, 3, 4], wantsLogits: true)],
+                                            tokens: [504], cache: cache))
+        }
+        let one = try run(threads: 1), two = try run(threads: 2)
+        #expect(one.count == config.vocabSize && one.map(\.bitPattern) == two.map(\.bitPattern))
+    }
+
     @Test(arguments: Precision.allCases)
     func mixedBatchEqualsEachSequenceAlone(precision: Precision) throws {
         let (stage, config) = try makeStage(precision)
