@@ -127,30 +127,15 @@ extension PackedMatrix {
                     Self.scale(&sum3, l3, h3, x, token: t + 3, block: b, part: j)
                 } else {
                     // Low nibbles (group j), then high nibbles (group 2+j): half the 16-bit accumulators live at once.
-                    var l0 = SIMD16<Int16>(), l1 = SIMD16<Int16>(), l2 = SIMD16<Int16>(), l3 = SIMD16<Int16>()
-                    for g in 2 * j ..< 2 * j + 2 {
-                        let n = Self.nibbles(quants, group: g)
-                        l0 = l0 &+ Self.q4Low(n, a0, group: g)
-                        l1 = l1 &+ Self.q4Low(n, a1, group: g)
-                        l2 = l2 &+ Self.q4Low(n, a2, group: g)
-                        l3 = l3 &+ Self.q4Low(n, a3, group: g)
+                    @inline(__always) func pass(high: Bool, group: Int) {
+                        let (s0, s1, s2, s3) = Self.q4Sums(quants, (a0, a1, a2, a3), part: j, high: high)
+                        Self.scale(&sum0, s0, x, token: t, block: b, group: group)
+                        Self.scale(&sum1, s1, x, token: t + 1, block: b, group: group)
+                        Self.scale(&sum2, s2, x, token: t + 2, block: b, group: group)
+                        Self.scale(&sum3, s3, x, token: t + 3, block: b, group: group)
                     }
-                    Self.scale(&sum0, Self.pairSum(l0), x, token: t, block: b, group: j)
-                    Self.scale(&sum1, Self.pairSum(l1), x, token: t + 1, block: b, group: j)
-                    Self.scale(&sum2, Self.pairSum(l2), x, token: t + 2, block: b, group: j)
-                    Self.scale(&sum3, Self.pairSum(l3), x, token: t + 3, block: b, group: j)
-                    var h0 = SIMD16<Int16>(), h1 = SIMD16<Int16>(), h2 = SIMD16<Int16>(), h3 = SIMD16<Int16>()
-                    for g in 2 * j ..< 2 * j + 2 {
-                        let n = Self.nibbles(quants, group: g)
-                        h0 = h0 &+ Self.q4High(n, a0, group: g)
-                        h1 = h1 &+ Self.q4High(n, a1, group: g)
-                        h2 = h2 &+ Self.q4High(n, a2, group: g)
-                        h3 = h3 &+ Self.q4High(n, a3, group: g)
-                    }
-                    Self.scale(&sum0, Self.pairSum(h0), x, token: t, block: b, group: 2 + j)
-                    Self.scale(&sum1, Self.pairSum(h1), x, token: t + 1, block: b, group: 2 + j)
-                    Self.scale(&sum2, Self.pairSum(h2), x, token: t + 2, block: b, group: 2 + j)
-                    Self.scale(&sum3, Self.pairSum(h3), x, token: t + 3, block: b, group: 2 + j)
+                    pass(high: false, group: j)
+                    pass(high: true, group: 2 + j)
                 }
             }
             acc0.addProduct(sum0, d)
@@ -209,6 +194,29 @@ extension PackedMatrix {
         case .minusEightD: acc.addProduct(d * SIMD8(repeating: -8), x.sum(token: token, block: block))
         case .stored: acc.addProduct(SIMD8<Float>(source.loadUnaligned(fromByteOffset: 16, as: SIMD8<Float16>.self)), x.sum(token: token, block: block))
         }
+    }
+
+    /// Four tokens' integer sums over part `j` of a Q4 block: its low-nibble columns (`8j ..< 8j+8`) or its high-nibble
+    /// ones (`16+8j ..< 24+8j`), each panel group unpacked once for the four.
+    @inline(__always)
+    static func q4Sums(_ quants: UnsafeRawPointer, _ a: (UnsafePointer<UInt32>, UnsafePointer<UInt32>, UnsafePointer<UInt32>, UnsafePointer<UInt32>),
+                       part j: Int, high: Bool) -> (SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>) {
+        var s0 = SIMD16<Int16>(), s1 = SIMD16<Int16>(), s2 = SIMD16<Int16>(), s3 = SIMD16<Int16>()
+        for g in 2 * j ..< 2 * j + 2 {
+            let n = nibbles(quants, group: g)
+            if high {
+                s0 = s0 &+ q4High(n, a.0, group: g)
+                s1 = s1 &+ q4High(n, a.1, group: g)
+                s2 = s2 &+ q4High(n, a.2, group: g)
+                s3 = s3 &+ q4High(n, a.3, group: g)
+            } else {
+                s0 = s0 &+ q4Low(n, a.0, group: g)
+                s1 = s1 &+ q4Low(n, a.1, group: g)
+                s2 = s2 &+ q4Low(n, a.2, group: g)
+                s3 = s3 &+ q4Low(n, a.3, group: g)
+            }
+        }
+        return (pairSum(s0), pairSum(s1), pairSum(s2), pairSum(s3))
     }
 
     /// The nibbles of group `g` of a Q4 panel block as four vectors: columns `(4g, 4g+2)` of every row, then

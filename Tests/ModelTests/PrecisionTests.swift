@@ -41,17 +41,20 @@ import Testing
         #expect(report == DivergenceReport(positions: 5, meanKL: 0, p99KL: 0, maxKL: 0, top1Agreement: 1))
     }
 
+    /// The last position's logits of `ids` prefilled in one batch (at most 16 tokens).
+    static func lastLogits(_ weights: ModelWeights, _ precision: Precision, _ ids: [Int32]) throws -> [Float] {
+        let stage = try weights.stage(precision: precision)
+        let cache = PagedKVCache(layerRange: stage.layerRange, blockSize: 16, blockCount: 1, kvDim: weights.config.kvDim)
+        let chunk = SequenceChunk(startPosition: 0, tokenCount: ids.count, blockTable: [0], wantsLogits: true)
+        guard case .logits(let logits) = try stage.forward(batch: [chunk], tokens: ids, cache: cache) else { return [] }
+        return logits
+    }
+
     /// Both precisions share one process's store; each packs or copies its own tensors, and neither changes the other.
     @Test func precisionsOfOneStoreDoNotInterfere() throws {
         let weights = try ModelWeights.open(try TestData.require(TestData.smolLM2))
         let ids: [Int32] = [1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47]
-        func last(_ precision: Precision) throws -> [Float] {
-            let stage = try weights.stage(precision: precision)
-            let cache = PagedKVCache(layerRange: stage.layerRange, blockSize: 16, blockCount: 1, kvDim: weights.config.kvDim)
-            let chunk = SequenceChunk(startPosition: 0, tokenCount: ids.count, blockTable: [0], wantsLogits: true)
-            guard case .logits(let logits) = try stage.forward(batch: [chunk], tokens: ids, cache: cache) else { return [] }
-            return logits
-        }
+        func last(_ precision: Precision) throws -> [Float] { try Self.lastLogits(weights, precision, ids) }
         let f32 = try last(.f32), integer = try last(.integer)
         #expect(try last(.f32) == f32)
         #expect(try last(.integer) == integer)
@@ -68,14 +71,7 @@ import Testing
         try GGUFBuilder.tinyLlama(q8_0: quantized).build().write(to: URL(fileURLWithPath: path))
         let weights = try ModelWeights.open(path)
         let ids: [Int32] = [1, 5, 2, 7, 3]
-        func logits(_ precision: Precision) throws -> [Float] {
-            let stage = try weights.stage(precision: precision)
-            let cache = PagedKVCache(layerRange: stage.layerRange, blockSize: 8, blockCount: 1, kvDim: weights.config.kvDim)
-            let chunk = SequenceChunk(startPosition: 0, tokenCount: ids.count, blockTable: [0], wantsLogits: true)
-            guard case .logits(let logits) = try stage.forward(batch: [chunk], tokens: ids, cache: cache) else { return [] }
-            return logits
-        }
-        let exact = try logits(.f32), fast = try logits(.integer)
+        let exact = try Self.lastLogits(weights, .f32, ids), fast = try Self.lastLogits(weights, .integer, ids)
         #expect(exact.count == 8 && fast.count == 8 && fast.allSatisfy(\.isFinite))
         let worst = zip(exact, fast).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst < 0.01, "integer and f32 logits differ by \(worst)")
