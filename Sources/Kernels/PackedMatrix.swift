@@ -52,8 +52,14 @@ public final class PackedMatrix: @unchecked Sendable {
         let bytes = max(1, panels * blocks * blockStride)
         base = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         base.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        let lanes = (0..<8).map(pieces(lane:))
         for row in 0..<rows {
-            for block in 0..<blocks { pack(row: row, block: block, from: source.base + row * source.rowBytes + block * type.blockBytes) }
+            let pieces = lanes[row % 8]
+            for block in 0..<blocks {
+                let file = source.base + row * source.rowBytes + block * type.blockBytes
+                let target = self.block(panel: row / 8, block)
+                for piece in pieces { Self.copy(piece.count, from: file + piece.file, to: target + piece.panel) }
+            }
         }
     }
 
@@ -66,55 +72,45 @@ public final class PackedMatrix: @unchecked Sendable {
     @inline(__always)
     func block(panel: Int, _ block: Int) -> UnsafeMutableRawPointer { base + (panel * blocks + block) * blockStride }
 
-    private func pack(row: Int, block: Int, from source: UnsafeRawPointer) {
-        let lane = row % 8
-        let target = self.block(panel: row / 8, block)
-        (target + 2 * lane).copyMemory(from: source, byteCount: 2)  // d
+    /// Where the bytes of row lane `lane` lie in a GGUF block (`file`) and in a panel block (`panel`): its scale `d`,
+    /// Q4_1's `m`, and its quants in 4-byte runs. Packing copies file → panel; `dequantizeRow` copies them back.
+    private func pieces(lane: Int) -> [(file: Int, panel: Int, count: Int)] {
+        var pieces = [(file: 0, panel: 2 * lane, count: 2)]  // d
         switch type {
         case .q4_0, .q4_1:
-            if type == .q4_1 { (target + 16 + 2 * lane).copyMemory(from: source + 2, byteCount: 2) }  // m
-            let quants = source + (type == .q4_1 ? 4 : 2)
-            for g in 0..<4 { (target + quantOffset + 32 * g + 4 * lane).copyMemory(from: quants + 4 * g, byteCount: 4) }
+            if type == .q4_1 { pieces.append((file: 2, panel: 16 + 2 * lane, count: 2)) }  // m
+            let quants = type == .q4_1 ? 4 : 2
+            for g in 0..<4 { pieces.append((file: quants + 4 * g, panel: quantOffset + 32 * g + 4 * lane, count: 4)) }
         default:
-            let quants = source + 2
             for g in 0..<4 {
-                (target + quantOffset + 64 * g + 4 * lane).copyMemory(from: quants + 4 * g, byteCount: 4)
-                (target + quantOffset + 64 * g + 32 + 4 * lane).copyMemory(from: quants + 16 + 4 * g, byteCount: 4)
+                pieces.append((file: 2 + 4 * g, panel: quantOffset + 64 * g + 4 * lane, count: 4))
+                pieces.append((file: 2 + 16 + 4 * g, panel: quantOffset + 64 * g + 32 + 4 * lane, count: 4))
             }
+        }
+        return pieces
+    }
+
+    /// Copies a piece: 2 or 4 bytes as one unaligned load and store (a `memcpy` call per piece doubles the load time).
+    @inline(__always)
+    private static func copy(_ count: Int, from source: UnsafeRawPointer, to target: UnsafeMutableRawPointer) {
+        if count == 4 {
+            target.storeBytes(of: source.loadUnaligned(as: UInt32.self), as: UInt32.self)
+        } else {
+            target.storeBytes(of: source.loadUnaligned(as: UInt16.self), as: UInt16.self)
         }
     }
 
-    /// Dequantizes row `row` into `destination` (`columns` floats), bit-identical to `WeightMatrix.dequantizeRow` on
-    /// the matrix it was packed from (the embedding lookup of a tied embedding/output matrix uses this).
+    /// Dequantizes row `row` into `destination` (`columns` floats): each block is put back in its GGUF layout and
+    /// decoded by the reference `dequantize`, so the values are those of `WeightMatrix.dequantizeRow` on the matrix
+    /// it was packed from (the embedding lookup of a tied embedding/output matrix uses this).
     public func dequantizeRow(_ row: Int, into destination: UnsafeMutablePointer<Float>) {
-        let lane = row % 8
-        for b in 0..<blocks {
-            let source = block(panel: row / 8, b)
-            let d = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2 * lane, as: UInt16.self)))
-            let out = destination + 32 * b
-            switch type {
-            case .q4_0, .q4_1:
-                let m = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 16 + 2 * lane, as: UInt16.self)))
-                for g in 0..<4 {
-                    for j in 0..<4 {
-                        let byte = source.load(fromByteOffset: quantOffset + 32 * g + 4 * lane + j, as: UInt8.self)
-                        let (lo, hi) = (byte & 0x0F, byte >> 4)
-                        if type == .q4_1 {
-                            out[4 * g + j] = d * Float(lo) + m
-                            out[16 + 4 * g + j] = d * Float(hi) + m
-                        } else {
-                            out[4 * g + j] = d * Float(Int32(lo) - 8)
-                            out[16 + 4 * g + j] = d * Float(Int32(hi) - 8)
-                        }
-                    }
-                }
-            default:
-                for g in 0..<4 {
-                    for j in 0..<4 {
-                        out[4 * g + j] = d * Float(source.load(fromByteOffset: quantOffset + 64 * g + 4 * lane + j, as: Int8.self))
-                        out[16 + 4 * g + j] = d * Float(source.load(fromByteOffset: quantOffset + 64 * g + 32 + 4 * lane + j, as: Int8.self))
-                    }
-                }
+        let pieces = self.pieces(lane: row % 8)
+        withUnsafeTemporaryAllocation(byteCount: type.blockBytes, alignment: 2) { buffer in
+            let file = buffer.baseAddress!
+            for b in 0..<blocks {
+                let source = UnsafeRawPointer(block(panel: row / 8, b))
+                for piece in pieces { Self.copy(piece.count, from: source + piece.panel, to: file + piece.file) }
+                dequantize(type, UnsafeRawPointer(file), count: 32, into: destination + 32 * b)
             }
         }
     }

@@ -71,7 +71,7 @@ extension LlamaStage {
         rotate(&k, heads: config.kvHeadCount, plan: plan)
         store(k: k, v: v, layer: index, plan: plan, cache: cache)
         attend(q: q, layer: index, plan: plan, cache: cache, into: &attention)
-        project(layer.o, attention, quantize(attention, tokens: t, for: layer.o), t, into: &projected, bias: nil)
+        project(layer.o, attention, quantize(attention, tokens: t, for: layer.o), t, into: &projected)
         addInPlace(&x, projected)
 
         // Feed-forward block (SwiGLU).
@@ -89,7 +89,7 @@ extension LlamaStage {
         gate.withUnsafeMutableBufferPointer { g in
             up.withUnsafeBufferPointer { u in VectorOps.swiGLU(g.baseAddress!, up: u.baseAddress!, t * f) }
         }
-        project(layer.down, gate, quantize(gate, tokens: t, for: layer.down), t, into: &projected, bias: nil)
+        project(layer.down, gate, quantize(gate, tokens: t, for: layer.down), t, into: &projected)
         addInPlace(&x, projected)
     }
 
@@ -116,18 +116,9 @@ extension LlamaStage {
         }
     }
 
-    func project(_ w: Projection, _ input: [Float], _ quantized: QuantizedActivations?, _ tokens: Int,
-                 into out: inout [Float], bias: [Float]?) {
+    func project(_ w: Projection, _ input: [Float], _ quantized: QuantizedActivations?, _ tokens: Int, into out: inout [Float]) {
         input.withUnsafeBufferPointer { input in
-            out.withUnsafeMutableBufferPointer { out in
-                if let bias {
-                    bias.withUnsafeBufferPointer { b in
-                        w.multiply(input.baseAddress!, quantized: quantized, tokens: tokens, into: out.baseAddress!, bias: b.baseAddress!)
-                    }
-                } else {
-                    w.multiply(input.baseAddress!, quantized: quantized, tokens: tokens, into: out.baseAddress!)
-                }
-            }
+            out.withUnsafeMutableBufferPointer { w.multiply(input.baseAddress!, quantized: quantized, tokens: tokens, into: $0.baseAddress!) }
         }
     }
 

@@ -168,7 +168,7 @@ public struct LlamaStage: Sendable {
         var normed = [Float](repeating: 0, count: rows.count * d)
         var logits = [Float](repeating: 0, count: rows.count * config.vocabSize)
         rmsNormRows(last, norm, tokens: rows.count, into: &normed)
-        project(output, normed, quantize(normed, tokens: rows.count, for: output), rows.count, into: &logits, bias: nil)
+        project(output, normed, quantize(normed, tokens: rows.count, for: output), rows.count, into: &logits)
         return logits
     }
 }

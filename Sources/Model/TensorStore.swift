@@ -94,17 +94,24 @@ public final class TensorStore: Sendable {
 /// `@unchecked Sendable`: the bytes are written once in `init` and only read afterwards; they are freed in `deinit`,
 /// when no matrix refers to them any more.
 final class PrivateTensor: @unchecked Sendable {
-    /// The rows (or, when packed, the source's type and shape over an empty buffer).
+    /// The rows (when packed: the source, for its type and shape only).
     let matrix: WeightMatrix
     let packed: PackedMatrix?
-    private let storage: UnsafeMutableRawPointer
+    /// The copied rows; nil when packed.
+    private let storage: UnsafeMutableRawPointer?
 
     init(_ source: WeightMatrix, pack: Bool) {
-        let bytes = pack ? 0 : source.rows * source.rowBytes
-        storage = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
-        storage.copyMemory(from: source.base, byteCount: bytes)
-        packed = pack ? PackedMatrix(source) : nil
-        matrix = pack ? source : WeightMatrix(type: source.type, rows: source.rows, columns: source.columns, base: UnsafeRawPointer(storage))
+        if pack {
+            packed = PackedMatrix(source)
+            storage = nil
+            matrix = source
+        } else {
+            let copy = UnsafeMutableRawPointer.allocate(byteCount: max(source.rows * source.rowBytes, 1), alignment: 64)
+            copy.copyMemory(from: source.base, byteCount: source.rows * source.rowBytes)
+            packed = nil
+            storage = copy
+            matrix = WeightMatrix(type: source.type, rows: source.rows, columns: source.columns, base: UnsafeRawPointer(copy))
+        }
         let bytesRead = source.rows * source.rowBytes
         // The mapped pages just read are no longer needed here; drop them from this process (the page cache keeps them).
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -115,5 +122,5 @@ final class PrivateTensor: @unchecked Sendable {
         }
     }
 
-    deinit { storage.deallocate() }
+    deinit { storage?.deallocate() }
 }
