@@ -68,7 +68,7 @@ struct BenchModel: ParsableCommand {
     }
 
     /// Prefills `sequences` prompts of `prompt` tokens in one batch, then runs `steps` decode steps of all of them.
-    func time(_ stage: LlamaStage, _ config: LlamaConfig, sequences: Int, prompt: Int, steps: Int) -> (prefill: Double, decode: Double) {
+    func time(_ stage: DecoderStage, _ config: ModelConfig, sequences: Int, prompt: Int, steps: Int) -> (prefill: Double, decode: Double) {
         let blockSize = 16
         let perSequence = (prompt + steps + blockSize) / blockSize
         let cache = PagedKVCache(layerRange: 0..<config.layerCount, blockSize: blockSize, blockCount: sequences * perSequence,

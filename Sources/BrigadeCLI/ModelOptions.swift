@@ -67,7 +67,7 @@ struct ModelOptions: ParsableArguments {
     func loadModel() throws -> LoadedModel {
         guard isSynthetic else {
             let text = try loadTextModel()
-            return LoadedModel(pipeline: LlamaPipelineModel(text, name: (resolvedPath as NSString).lastPathComponent),
+            return LoadedModel(pipeline: DecoderPipelineModel(text, name: (resolvedPath as NSString).lastPathComponent),
                                encode: { text.encode($0) }, renderChat: { try text.renderChat($0) },
                                tokenText: { (try? text.tokenizer.decode([$0])) ?? "" })
         }

@@ -113,6 +113,25 @@ public enum VectorOps {
         }
     }
 
+    /// `gate[i] = gelu(gate[i]) * up[i]` in place (GeGLU, Gemma's FFN), with GELU's tanh approximation
+    /// `0.5·g·(1 + tanh(√(2/π)·(g + 0.044715·g³)))`, computed as `g / (1 + e^(-2u))`, the same value without a tanh.
+    @inline(__always)
+    public static func geGLU(_ gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, _ n: Int) {
+        @inline(__always) func gelu(_ g: SIMD8<Float>) -> SIMD8<Float> {
+            let u = SIMD8<Float>(repeating: 0.797_884_56) * (g + SIMD8(repeating: 0.044_715) * g * g * g)
+            return g / (1 + exp(SIMD8(repeating: -2) * u))
+        }
+        var i = 0
+        while i + 8 <= n {
+            store8(gelu(load8(gate + i)) * load8(up + i), gate + i)
+            i += 8
+        }
+        while i < n {
+            gate[i] = gelu(SIMD8(repeating: gate[i]))[0] * up[i]
+            i += 1
+        }
+    }
+
     /// `e^x` lane by lane, within a few ulp of the correctly rounded value for `x` in [-87.3, 88.3] (0 below,
     /// +∞ above; NaN stays NaN). Cephes' `expf`: range reduction `x = n·ln2 + r` with ln2 split in two, a degree-6
     /// polynomial for `e^r`, and `2^n` built in the exponent bits: a few FMAs instead of a libm call per element.

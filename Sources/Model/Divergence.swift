@@ -23,7 +23,7 @@ public struct DivergenceReport: Sendable, Equatable {
 
     /// Compares `candidate` with `reference` (stages holding every layer, embedding and head of the same model) on
     /// every position of every sequence, feeding one token at a time through a fresh KV cache per sequence.
-    public static func measure(reference: LlamaStage, candidate: LlamaStage, sequences: [[Int32]]) throws -> DivergenceReport {
+    public static func measure(reference: DecoderStage, candidate: DecoderStage, sequences: [[Int32]]) throws -> DivergenceReport {
         var divergences: [Double] = []
         var agreements = 0
         for sequence in sequences {
@@ -42,7 +42,7 @@ public struct DivergenceReport: Sendable, Equatable {
     }
 
     /// The logits after each token of `sequence`.
-    static func logits(_ stage: LlamaStage, _ sequence: [Int32]) throws -> [[Float]] {
+    static func logits(_ stage: DecoderStage, _ sequence: [Int32]) throws -> [[Float]] {
         let blockSize = 16, blocks = (sequence.count + blockSize - 1) / blockSize
         let cache = PagedKVCache(layerRange: stage.layerRange, blockSize: blockSize, blockCount: max(1, blocks), kvDim: stage.config.kvDim)
         let table = (0..<Int32(blocks)).map { $0 }

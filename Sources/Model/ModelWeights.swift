@@ -3,7 +3,7 @@ import Kernels
 
 /// A model's configuration and weights, from either a GGUF file or a Hugging Face checkpoint directory.
 public struct ModelWeights: Sendable {
-    public let config: LlamaConfig
+    public let config: ModelConfig
     public let store: TensorStore
     /// The GGUF file, when the model came from one (its metadata holds the tokenizer and chat template).
     public let gguf: GGUFFile?
@@ -23,14 +23,14 @@ public struct ModelWeights: Sendable {
             return ModelWeights(config: model.config, store: model.store, gguf: nil, huggingFace: model)
         }
         let file = try GGUFFile(path: path)
-        return ModelWeights(config: try file.llamaConfig(), store: file.tensorStore(), gguf: file, huggingFace: nil)
+        return ModelWeights(config: try file.modelConfig(), store: file.tensorStore(), gguf: file, huggingFace: nil)
     }
 
     /// The stage holding `layers`, with the embedding if it starts at layer 0 and the head if it ends at the last.
     /// The stage's weights are copied out of the file mapping (see `TensorStore.privatized`), so the model file may
     /// change or shrink while the stage runs.
     /// - Parameter precision: how the stage multiplies (default: `self.precision`).
-    public func stage(layers: Range<Int>? = nil, precision: Precision? = nil) throws(ModelFileError) -> LlamaStage {
+    public func stage(layers: Range<Int>? = nil, precision: Precision? = nil) throws(ModelFileError) -> DecoderStage {
         let range = layers ?? 0..<config.layerCount
         let embedding = range.lowerBound == 0, head = range.upperBound == config.layerCount
         let local = store.privatized(store.tensors.keys.filter { name in
@@ -38,7 +38,7 @@ public struct ModelWeights: Sendable {
             if name.hasPrefix("token_embd") { return embedding || (head && config.tiedEmbeddings) }
             return head && name.hasPrefix("output")
         }, precision: precision ?? self.precision)
-        return try LlamaStage(config: config, store: local, layers: range, embedding: embedding, head: head)
+        return try DecoderStage(config: config, store: local, layers: range, embedding: embedding, head: head)
     }
 
     /// `3` for `blk.3.attn_q.weight`.

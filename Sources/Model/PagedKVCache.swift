@@ -10,7 +10,7 @@ import Darwin
 /// slot `p % blockSize`. Which block ids a sequence gets is decided by a block manager outside this type (deterministic
 /// on every rank); the cache only stores vectors.
 ///
-/// `@unchecked Sendable`: the storage is written only by `LlamaStage.forward` for the slots of the sequences in the
+/// `@unchecked Sendable`: the storage is written only by `DecoderStage.forward` for the slots of the sequences in the
 /// batch being run, and one stage runs one batch at a time on its rank's loop thread; concurrent kernel threads inside
 /// a forward only read slots that were written before they started.
 public final class PagedKVCache: @unchecked Sendable {

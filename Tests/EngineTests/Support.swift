@@ -19,10 +19,10 @@ enum TestModels {
     }
 
     /// The model file at `path` for the engine, with token ids spelled as text.
-    static func model(_ path: String, eosTokenIDs: [Int32] = [2], precision: Precision = .integer) throws -> LlamaPipelineModel {
+    static func model(_ path: String, eosTokenIDs: [Int32] = [2], precision: Precision = .integer) throws -> DecoderPipelineModel {
         var weights = try ModelWeights.open(path)
         weights.precision = precision
-        return LlamaPipelineModel(weights: weights, eosTokenIDs: eosTokenIDs) { IDSpeller() }
+        return DecoderPipelineModel(weights: weights, eosTokenIDs: eosTokenIDs) { IDSpeller() }
     }
 }
 

@@ -8,7 +8,7 @@ import Testing
     let france: [Int32] = [1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1, 520, 9531, 198]
     let robot: [Int32] = [6403, 1980, 253, 655, 28, 665, 436, 253, 1838, 8085, 617]
 
-    func makeStage(_ precision: Precision) throws -> (LlamaStage, LlamaConfig) {
+    func makeStage(_ precision: Precision) throws -> (DecoderStage, ModelConfig) {
         let weights = try ModelWeights.open(try TestData.require(TestData.smolLM2))
         return (try weights.stage(precision: precision), weights.config)
     }

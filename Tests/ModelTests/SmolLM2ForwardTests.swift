@@ -5,8 +5,8 @@ import Testing
 @Suite struct SmolLM2ForwardTests {
     @Test func capitalOfFrancePromptMatchesReferenceLogits() throws {
         let file = try GGUFFile(path: try TestData.require(TestData.smolLM2))
-        let config = try file.llamaConfig()
-        let stage = try LlamaStage(config: config, store: file.tensorStore(), layers: 0..<config.layerCount, embedding: true, head: true)
+        let config = try file.modelConfig()
+        let stage = try DecoderStage(config: config, store: file.tensorStore(), layers: 0..<config.layerCount, embedding: true, head: true)
         let cache = PagedKVCache(layerRange: 0..<config.layerCount, blockSize: 16, blockCount: 4, kvDim: config.kvDim)
         let ids: [Int32] = [1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1, 520, 9531, 198]
         let chunk = SequenceChunk(startPosition: 0, tokenCount: ids.count, blockTable: [0], wantsLogits: true)

@@ -17,25 +17,30 @@ extension GGUFFile {
         return int
     }
 
-    /// The Llama-family configuration described by this file's metadata.
-    public func llamaConfig() throws(ModelFileError) -> LlamaConfig {
-        guard let arch = metadata["general.architecture"]?.string else {
+    /// The model configuration described by this file's metadata: the keys every architecture shares
+    /// (`ARCH.block_count`, `ARCH.embedding_length`, …), then the architecture's own (`Architecture.configure`).
+    public func modelConfig() throws(ModelFileError) -> ModelConfig {
+        guard let name = metadata["general.architecture"]?.string else {
             throw ModelFileError(file: path, location: "key general.architecture", problem: "missing; not a model file?")
         }
-        let supported = ["llama", "qwen2", "mistral"]
-        guard supported.contains(arch) else {
+        guard let architecture = Architecture(rawValue: name) else {
             throw ModelFileError(file: path, location: "key general.architecture",
-                                 problem: "architecture \"\(arch)\" is not supported (Brigade runs \(supported.joined(separator: ", ")))")
+                                 problem: "architecture \"\(name)\" is not supported (Brigade runs \(Architecture.supportedList))")
         }
+        let arch = name
         let hidden = try requiredInt("\(arch).embedding_length")
         let heads = try requiredInt("\(arch).attention.head_count")
         let kvHeads = metadata["\(arch).attention.head_count_kv"]?.int ?? heads
         let headDim = metadata["\(arch).attention.key_length"]?.int ?? (heads > 0 ? hidden / heads : 0)
+        if let valueDim = metadata["\(arch).attention.value_length"]?.int, valueDim != headDim {
+            throw ModelFileError(file: path, location: "key \(arch).attention.value_length",
+                                 problem: "value heads of \(valueDim) dimensions differ from key heads of \(headDim) (not supported)")
+        }
         let embedding = tensors["token_embd.weight"]
         let vocab = metadata["\(arch).vocab_size"]?.int ?? metadata["tokenizer.ggml.tokens"]?.array?.count
             ?? embedding?.shape.last ?? 0
-        let config = LlamaConfig(
-            architecture: arch,
+        var config = ModelConfig(
+            architecture: architecture,
             layerCount: try requiredInt("\(arch).block_count"),
             hiddenSize: hidden,
             intermediateSize: try requiredInt("\(arch).feed_forward_length"),
@@ -44,9 +49,8 @@ extension GGUFFile {
             headDim: headDim,
             vocabSize: vocab,
             contextLength: metadata["\(arch).context_length"]?.int ?? 2048,
-            ropeTheta: metadata["\(arch).rope.freq_base"]?.double ?? 10000,
             rmsNormEps: Float(metadata["\(arch).attention.layer_norm_rms_epsilon"]?.double ?? 1e-5),
-            ropePairing: arch == "qwen2" ? .halves : .adjacent,
+            rope: RoPE(theta: metadata["\(arch).rope.freq_base"]?.double ?? 10000, pairing: .adjacent),
             tiedEmbeddings: tensors["output.weight"] == nil,
             hasQKVBias: tensors["blk.0.attn_q.bias"] != nil
         )
@@ -54,6 +58,15 @@ extension GGUFFile {
             throw ModelFileError(file: path, location: "key \(arch).rope.dimension_count",
                                  problem: "partial rotary embeddings (\(ropeDims) of \(headDim) dimensions) are not supported")
         }
+        if let scaling = metadata["\(arch).rope.scaling.type"]?.string, scaling != "none", architecture != .gemma3 {
+            let factor = metadata["\(arch).rope.scaling.factor"]?.double ?? 1
+            guard scaling == "linear" else {
+                throw ModelFileError(file: path, location: "key \(arch).rope.scaling.type",
+                                     problem: "RoPE scaling \"\(scaling)\" is not supported (Brigade reads linear and Llama 3's rope_freqs)")
+            }
+            config.rope.frequencyDivisors = Array(repeating: factor, count: headDim / 2)
+        }
+        try architecture.configure(&config, from: self)
         try config.validate(file: path)
         return config
     }

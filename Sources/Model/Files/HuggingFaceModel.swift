@@ -5,7 +5,7 @@ import Kernels
 /// `model.safetensors.index.json`), `tokenizer.json` and `tokenizer_config.json`.
 public struct HuggingFaceModel: Sendable {
     public let directory: String
-    public let config: LlamaConfig
+    public let config: ModelConfig
     public let store: TensorStore
     /// `tokenizer_config.json`'s fields that an engine needs (chat template, special tokens), if the file exists.
     public let chatTemplate: String?
@@ -16,7 +16,7 @@ public struct HuggingFaceModel: Sendable {
         self.directory = directory
         let configPath = directory + "/config.json"
         let json = try Self.readJSONObject(configPath)
-        var config = try Self.llamaConfig(json, file: configPath)
+        var config = try Self.modelConfig(json, file: configPath)
 
         let indexPath = directory + "/model.safetensors.index.json"
         var files: [String]
@@ -93,11 +93,12 @@ public struct HuggingFaceModel: Sendable {
             "self_attn.v_proj.weight": "attn_v.weight", "self_attn.o_proj.weight": "attn_output.weight",
             "self_attn.q_proj.bias": "attn_q.bias", "self_attn.k_proj.bias": "attn_k.bias", "self_attn.v_proj.bias": "attn_v.bias",
             "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight", "mlp.down_proj.weight": "ffn_down.weight",
+            "self_attn.q_norm.weight": "attn_q_norm.weight", "self_attn.k_norm.weight": "attn_k_norm.weight",
         ]
         return perLayer[rest].map { "blk.\(layer).\($0)" }
     }
 
-    static func llamaConfig(_ json: [String: Any], file: String) throws(ModelFileError) -> LlamaConfig {
+    static func modelConfig(_ json: [String: Any], file: String) throws(ModelFileError) -> ModelConfig {
         func int(_ key: String) throws(ModelFileError) -> Int {
             guard let value = json[key] as? Int else {
                 throw ModelFileError(file: file, location: "key \(key)", problem: "missing or not an integer")
@@ -105,33 +106,60 @@ public struct HuggingFaceModel: Sendable {
             return value
         }
         let architectures = json["architectures"] as? [String] ?? []
-        let known = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"]
-        guard let architecture = architectures.first(where: known.contains) else {
+        let known: [String: Architecture] = ["LlamaForCausalLM": .llama, "MistralForCausalLM": .mistral,
+                                             "Qwen2ForCausalLM": .qwen2, "Qwen3ForCausalLM": .qwen3]
+        guard let name = architectures.first(where: { known[$0] != nil }), let architecture = known[name] else {
             throw ModelFileError(file: file, location: "key architectures",
-                                 problem: "\(architectures) is not supported (Brigade runs \(known.joined(separator: ", ")))")
-        }
-        if let scaling = json["rope_scaling"], !(scaling is NSNull) {
-            throw ModelFileError(file: file, location: "key rope_scaling", problem: "RoPE scaling \(scaling) is not supported yet")
+                                 problem: "\(architectures) is not supported (Brigade reads \(known.keys.sorted().joined(separator: ", ")) checkpoints)")
         }
         let hidden = try int("hidden_size")
         let heads = try int("num_attention_heads")
-        let config = LlamaConfig(
-            architecture: architecture == "Qwen2ForCausalLM" ? "qwen2" : "llama",
+        let headDim = json["head_dim"] as? Int ?? (heads > 0 ? hidden / heads : 0)
+        let theta = (json["rope_theta"] as? Double) ?? Double(json["rope_theta"] as? Int ?? 10000)
+        var config = ModelConfig(
+            architecture: architecture,
             layerCount: try int("num_hidden_layers"),
             hiddenSize: hidden,
             intermediateSize: try int("intermediate_size"),
             headCount: heads,
             kvHeadCount: json["num_key_value_heads"] as? Int ?? heads,
-            headDim: json["head_dim"] as? Int ?? (heads > 0 ? hidden / heads : 0),
+            headDim: headDim,
             vocabSize: try int("vocab_size"),
             contextLength: json["max_position_embeddings"] as? Int ?? 2048,
-            ropeTheta: (json["rope_theta"] as? Double) ?? Double(json["rope_theta"] as? Int ?? 10000),
             rmsNormEps: Float((json["rms_norm_eps"] as? Double) ?? 1e-6),
-            ropePairing: .halves,
+            rope: RoPE(theta: theta, pairing: .halves,
+                       frequencyDivisors: try ropeScaling(json["rope_scaling"], headDim: headDim, theta: theta, file: file)),
             tiedEmbeddings: json["tie_word_embeddings"] as? Bool ?? false,
-            hasQKVBias: false
+            hasQKVBias: false,
+            hasQKNorm: architecture == .qwen3
         )
         try config.validate(file: file)
         return config
+    }
+
+    /// The RoPE frequency divisors of HF `rope_scaling` (types `llama3` and `linear`; nil or null: none).
+    static func ropeScaling(_ value: Any?, headDim: Int, theta: Double, file: String) throws(ModelFileError) -> [Double]? {
+        guard let value, !(value is NSNull) else { return nil }
+        guard let scaling = value as? [String: Any] else {
+            throw ModelFileError(file: file, location: "key rope_scaling", problem: "expected an object, found \(value)")
+        }
+        func number(_ key: String) throws(ModelFileError) -> Double {
+            if let double = scaling[key] as? Double { return double }
+            if let int = scaling[key] as? Int { return Double(int) }
+            throw ModelFileError(file: file, location: "key rope_scaling.\(key)", problem: "missing or not a number")
+        }
+        let type = scaling["rope_type"] as? String ?? scaling["type"] as? String ?? "?"
+        switch type {
+        case "default": return nil
+        case "linear": return Array(repeating: try number("factor"), count: headDim / 2)
+        case "llama3":
+            return RoPE.llama3Divisors(headDim: headDim, theta: theta, factor: try number("factor"),
+                                       lowFrequencyFactor: try number("low_freq_factor"),
+                                       highFrequencyFactor: try number("high_freq_factor"),
+                                       originalContext: try number("original_max_position_embeddings"))
+        default:
+            throw ModelFileError(file: file, location: "key rope_scaling",
+                                 problem: "RoPE scaling type \"\(type)\" is not supported (Brigade reads llama3 and linear)")
+        }
     }
 }

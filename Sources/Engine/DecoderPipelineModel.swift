@@ -2,7 +2,7 @@ import Model
 
 /// A Llama-family model file (GGUF or Hugging Face) as a pipeline model: each rank maps the file and builds only its
 /// own layers' weights and KV cache.
-public struct LlamaPipelineModel: PipelineModel {
+public struct DecoderPipelineModel: PipelineModel {
     public let weights: ModelWeights
     public let name: String
     public let eosTokenIDs: [Int32]
@@ -29,7 +29,7 @@ public struct LlamaPipelineModel: PipelineModel {
         }
     }
 
-    public var config: LlamaConfig { weights.config }
+    public var config: ModelConfig { weights.config }
     public var layerCount: Int { config.layerCount }
     public var vocabSize: Int { config.vocabSize }
     public var hiddenSize: Int { config.hiddenSize }
@@ -47,7 +47,7 @@ public struct LlamaPipelineModel: PipelineModel {
     public func makeStage(rank: Int, stageCount: Int, layers: Range<Int>, blockSize: Int, blockCount: Int) throws -> any StageModel {
         let stage = try weights.stage(layers: layers)
         let cache = PagedKVCache(layerRange: layers, blockSize: blockSize, blockCount: blockCount, kvDim: config.kvDim)
-        return LlamaStageModel(stage: stage, cache: cache)
+        return DecoderStageModel(stage: stage, cache: cache)
     }
 
     public func makeDetokenizer() -> any IncrementalDetokenizer { detokenizer() }
@@ -60,9 +60,9 @@ public struct LlamaPipelineModel: PipelineModel {
     }
 }
 
-/// A `LlamaStage` with its rank's KV cache.
-struct LlamaStageModel: StageModel {
-    let stage: LlamaStage
+/// A `DecoderStage` with its rank's KV cache.
+struct DecoderStageModel: StageModel {
+    let stage: DecoderStage
     let cache: PagedKVCache
 
     func forward(batch: [SequenceChunk], tokens: [Int32], hidden: [Float]) throws -> StageOutput {

@@ -28,36 +28,31 @@ public enum StageOutput: Sendable {
     case logits([Float])
 }
 
-/// A contiguous range of a Llama model's layers, optionally with the token embedding (first stage) and the final
-/// norm + output projection (last stage). A whole model is the stage with every layer and both ends.
+/// A contiguous range of a decoder's layers, optionally with the token embedding (first stage) and the final norm +
+/// output projection (last stage). A whole model is the stage with every layer and both ends. Each layer runs its
+/// architecture's block (`Architectures/`) over the shared layers and kernels.
 ///
 /// `forward` runs one batch of sequences of different lengths through the stage; every row's arithmetic is
 /// independent of its batch-mates (batch invariance), so a sequence's outputs are bit-identical however it is batched.
-public struct LlamaStage: Sendable {
-    public let config: LlamaConfig
+public struct DecoderStage: Sendable {
+    public let config: ModelConfig
     public let layerRange: Range<Int>
     public let hasEmbedding: Bool
     public let hasHead: Bool
 
-    struct Layer: Sendable {
-        var attentionNorm: [Float]
-        var q, k, v, o: Projection
-        var qBias, kBias, vBias: [Float]?
-        var ffnNorm: [Float]
-        var gate, up, down: Projection
-    }
-
-    let layers: [Layer]
+    let layers: [any DecoderLayer]
     /// Keeps the file mappings that every weight matrix points into alive as long as the stage.
     let weights: TensorStore
     let embedding: Projection?
-    let outputNorm: [Float]?
+    /// What the looked-up embeddings are multiplied by (Gemma: √hidden), if anything.
+    let embeddingScale: Float?
+    let outputNorm: RMSNorm?
     let output: Projection?
-    /// `theta^(-2i/d)` for each rotated pair, in double precision.
-    let inverseFrequencies: [Double]
+    /// The distinct RoPEs of the stage's layers (Gemma 3 has a local and a global one); each layer indexes into it.
+    let ropes: [RoPE]
 
     /// Builds the stage from `store`, checking every tensor it needs exists with the right shape.
-    public init(config: LlamaConfig, store: TensorStore, layers layerRange: Range<Int>, embedding: Bool, head: Bool) throws(ModelFileError) {
+    public init(config: ModelConfig, store: TensorStore, layers layerRange: Range<Int>, embedding: Bool, head: Bool) throws(ModelFileError) {
         guard layerRange.lowerBound >= 0, layerRange.upperBound <= config.layerCount else {
             throw ModelFileError(file: store.source, location: "stage layers \(layerRange)",
                                  problem: "outside the model's \(config.layerCount) layers")
@@ -67,37 +62,24 @@ public struct LlamaStage: Sendable {
         weights = store
         hasEmbedding = embedding
         hasHead = head
-        let d = config.hiddenSize, f = config.intermediateSize, q = config.qDim, kv = config.kvDim
-        var layers: [Layer] = []
+        let d = config.hiddenSize
+        var ropes: [RoPE] = []
+        var layers: [any DecoderLayer] = []
         for l in layerRange {
-            let p = "blk.\(l)."
-            layers.append(Layer(
-                attentionNorm: try store.vector(p + "attn_norm.weight", count: d),
-                q: try store.projection(p + "attn_q.weight", rows: q, columns: d),
-                k: try store.projection(p + "attn_k.weight", rows: kv, columns: d),
-                v: try store.projection(p + "attn_v.weight", rows: kv, columns: d),
-                o: try store.projection(p + "attn_output.weight", rows: d, columns: q),
-                qBias: config.hasQKVBias ? try store.vector(p + "attn_q.bias", count: q) : nil,
-                kBias: config.hasQKVBias ? try store.vector(p + "attn_k.bias", count: kv) : nil,
-                vBias: config.hasQKVBias ? try store.vector(p + "attn_v.bias", count: kv) : nil,
-                ffnNorm: try store.vector(p + "ffn_norm.weight", count: d),
-                gate: try store.projection(p + "ffn_gate.weight", rows: f, columns: d),
-                up: try store.projection(p + "ffn_up.weight", rows: f, columns: d),
-                down: try store.projection(p + "ffn_down.weight", rows: d, columns: f)
-            ))
+            layers.append(try config.architecture.layerType.init(store, layer: l, config: config, ropes: &ropes))
         }
         self.layers = layers
+        self.ropes = ropes
         let tokenEmbedding = try store.projection("token_embd.weight", rows: config.vocabSize, columns: d)
         self.embedding = embedding ? tokenEmbedding : nil
+        embeddingScale = config.architecture.embeddingScale(config)
         if head {
-            outputNorm = try store.vector("output_norm.weight", count: d)
+            outputNorm = try RMSNorm(store, "output_norm.weight", count: d, eps: config.rmsNormEps)
             output = config.tiedEmbeddings ? tokenEmbedding : try store.projection("output.weight", rows: config.vocabSize, columns: d)
         } else {
             outputNorm = nil
             output = nil
         }
-        let half = config.headDim / 2
-        inverseFrequencies = (0..<half).map { i in 1 / pow(config.ropeTheta, Double(2 * i) / Double(config.headDim)) }
     }
 
     /// Runs `batch` through the stage.
@@ -119,6 +101,9 @@ public struct LlamaStage: Sendable {
                         throw StageError.badInput("token id \(token) is outside the vocabulary (0..<\(config.vocabSize))")
                     }
                     embedding.dequantizeRow(Int(token), into: out.baseAddress! + i * d)
+                    if let scale = embeddingScale {
+                        for j in 0..<d { out[i * d + j] *= scale }
+                    }
                 }
             }
         } else {
@@ -129,9 +114,9 @@ public struct LlamaStage: Sendable {
         }
         if tokenCount == 0 { return hasHead ? .logits([]) : .hidden([]) }
 
-        let plan = BatchPlan(batch: batch, config: config, inverseFrequencies: inverseFrequencies)
+        let plan = BatchPlan(batch: batch, headDim: config.headDim, ropes: ropes)
         for (index, layer) in layers.enumerated() {
-            runLayer(layer, index: layerRange.lowerBound + index, x: &x, plan: plan, cache: cache)
+            layer.run(&x, LayerContext(config: config, plan: plan, cache: cache, layer: layerRange.lowerBound + index))
         }
         guard hasHead, let outputNorm, let output else { return .hidden(x) }
         return .logits(head(x: x, batch: batch, norm: outputNorm, output: output))
@@ -154,7 +139,7 @@ public struct LlamaStage: Sendable {
     }
 
     /// Final norm and output projection for the last token of each chunk that wants logits.
-    func head(x: [Float], batch: [SequenceChunk], norm: [Float], output: Projection) -> [Float] {
+    func head(x: [Float], batch: [SequenceChunk], norm: RMSNorm, output: Projection) -> [Float] {
         let d = config.hiddenSize
         var rows: [Int] = []
         var end = 0
@@ -165,11 +150,7 @@ public struct LlamaStage: Sendable {
         guard !rows.isEmpty else { return [] }
         var last = [Float](repeating: 0, count: rows.count * d)
         for (i, row) in rows.enumerated() { last[i * d..<(i + 1) * d] = x[row * d..<(row + 1) * d] }
-        var normed = [Float](repeating: 0, count: rows.count * d)
-        var logits = [Float](repeating: 0, count: rows.count * config.vocabSize)
-        rmsNormRows(last, norm, tokens: rows.count, into: &normed)
-        project(output, normed, quantize(normed, tokens: rows.count, for: output), rows.count, into: &logits)
-        return logits
+        return output(norm(last), tokens: rows.count)
     }
 }
 

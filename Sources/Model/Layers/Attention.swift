@@ -1,0 +1,181 @@
+import Kernels
+
+/// Self-attention with its weights: Q/K/V projections (with Qwen2's optional biases and Qwen3/Gemma 3's per-head Q/K
+/// RMS norms), RoPE, the paged KV cache, causal (optionally sliding-window) attention, and the output projection.
+struct AttentionBlock: Sendable {
+    var q, k, v, o: Projection
+    var qBias, kBias, vBias: [Float]?
+    var qNorm, kNorm: RMSNorm?
+    /// Which of the stage's RoPE tables this layer rotates with.
+    var ropeIndex: Int
+    /// How many positions a token sees, itself included (nil: the whole sequence).
+    var window: Int?
+
+    /// Reads layer `layer`'s attention tensors (`blk.L.attn_*`); `ropes` collects the stage's distinct RoPEs.
+    init(_ store: TensorStore, layer: Int, config: ModelConfig, ropes: inout [RoPE]) throws(ModelFileError) {
+        let p = "blk.\(layer).", d = config.hiddenSize, qDim = config.qDim, kvDim = config.kvDim
+        q = try store.projection(p + "attn_q.weight", rows: qDim, columns: d)
+        k = try store.projection(p + "attn_k.weight", rows: kvDim, columns: d)
+        v = try store.projection(p + "attn_v.weight", rows: kvDim, columns: d)
+        o = try store.projection(p + "attn_output.weight", rows: d, columns: qDim)
+        if config.hasQKVBias {
+            qBias = try store.vector(p + "attn_q.bias", count: qDim)
+            kBias = try store.vector(p + "attn_k.bias", count: kvDim)
+            vBias = try store.vector(p + "attn_v.bias", count: kvDim)
+        }
+        if config.hasQKNorm {
+            qNorm = try RMSNorm(store, p + "attn_q_norm.weight", count: config.headDim, eps: config.rmsNormEps)
+            kNorm = try RMSNorm(store, p + "attn_k_norm.weight", count: config.headDim, eps: config.rmsNormEps)
+        }
+        let (rope, window) = config.attention(layer: layer)
+        if let index = ropes.firstIndex(of: rope) {
+            ropeIndex = index
+        } else {
+            ropeIndex = ropes.count
+            ropes.append(rope)
+        }
+        self.window = window
+    }
+
+    /// The block's output (`tokens × hidden`) for the normalized input `normed`; stores the batch's keys and values
+    /// in the cache first.
+    func callAsFunction(_ normed: [Float], _ context: LayerContext) -> [Float] {
+        let config = context.config
+        let qkv = Projection.multiply([q, k, v], normed, tokens: context.tokens)
+        var queries = qkv[0], keys = qkv[1], values = qkv[2]
+        addBias(qBias, to: &queries)
+        addBias(kBias, to: &keys)
+        addBias(vBias, to: &values)
+        if let qNorm { queries = qNorm(queries) }
+        if let kNorm { keys = kNorm(keys) }
+        let rotation = context.plan.rotations[ropeIndex]
+        rotate(&queries, heads: config.headCount, headDim: config.headDim, rotation)
+        rotate(&keys, heads: config.kvHeadCount, headDim: config.headDim, rotation)
+        store(keys: keys, values: values, context)
+        var attention = [Float](repeating: 0, count: context.tokens * config.qDim)
+        attend(queries, context, into: &attention)
+        return o(attention, tokens: context.tokens)
+    }
+
+    /// Applies RoPE to every head of every token, pairing dimensions as the model file requires.
+    func rotate(_ values: inout [Float], heads: Int, headDim hd: Int, _ rotation: BatchPlan.Rotation) {
+        let pairs = rotation.pairs, adjacent = rotation.pairing == .adjacent
+        values.withUnsafeMutableBufferPointer { values in
+            for token in 0..<(values.count / (heads * hd)) {
+                let angles = token * pairs
+                for h in 0..<heads {
+                    let head = values.baseAddress! + (token * heads + h) * hd
+                    for i in 0..<pairs {
+                        let (a, b) = adjacent ? (2 * i, 2 * i + 1) : (i, i + pairs)
+                        let x0 = Double(head[a]), x1 = Double(head[b])
+                        let c = rotation.cos[angles + i], s = rotation.sin[angles + i]
+                        head[a] = Float(x0 * c - x1 * s)
+                        head[b] = Float(x0 * s + x1 * c)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes every token's rotated key and its value into its cache slot.
+    func store(keys k: [Float], values v: [Float], _ context: LayerContext) {
+        let kvDim = context.config.kvDim, plan = context.plan, cache = context.cache
+        plan.tables.withUnsafeBufferPointer { tables in
+            for token in 0..<plan.tokenCount {
+                let table = tables.baseAddress! + plan.tableStart[plan.sequence[token]]
+                let slot = cache.slot(table, plan.position[token])
+                k.withUnsafeBufferPointer { cache.key(layer: context.layer, slot: slot).update(from: $0.baseAddress! + token * kvDim, count: kvDim) }
+                v.withUnsafeBufferPointer { cache.value(layer: context.layer, slot: slot).update(from: $0.baseAddress! + token * kvDim, count: kvDim) }
+            }
+        }
+    }
+
+    /// Causal attention of every (token, head) over its own sequence's cached positions: `0...position`, or the last
+    /// `window` of them.
+    ///
+    /// One work item is a token and a KV head: its query heads (grouped-query attention) share each key and value
+    /// they read (with few tokens, as in decode, each query head is an item of its own, so the threads get even
+    /// shares). The slots of the sequence's positions are looked up once per item. Every (token, head) result is
+    /// computed in the same order whatever its batch-mates: scores with `VectorOps.dot`, `VectorOps.softmax`, then
+    /// values accumulated position by position.
+    func attend(_ q: [Float], _ context: LayerContext, into out: inout [Float]) {
+        let config = context.config, plan = context.plan, cache = context.cache, layer = context.layer
+        let hd = config.headDim, kvHeads = config.kvHeadCount, group = config.headCount / kvHeads
+        let scale = 1 / Float(hd).squareRoot()
+        let longest = min((plan.position.max() ?? 0) + 1, window ?? Int.max)
+        let window = self.window
+        q.withUnsafeBufferPointer { q in
+            plan.tables.withUnsafeBufferPointer { tables in
+                out.withUnsafeMutableBufferPointer { out in
+                    let q = q.baseAddress!, tables = tables.baseAddress!, out = out.baseAddress!
+                    // Few tokens (decode): one item per query head, so the threads get even shares.
+                    let pieces = plan.tokenCount * kvHeads >= 4 * KernelThreads.count ? 1 : group
+                    parallelChunks(plan.tokenCount * kvHeads * pieces, minimumPerChunk: 1) { range in
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: group * longest) { scores in
+                            withUnsafeTemporaryAllocation(of: Int.self, capacity: longest) { slots in
+                                let scores = scores.baseAddress!, slots = slots.baseAddress!
+                                for item in range {
+                                    let token = item / (kvHeads * pieces), kvHead = item / pieces % kvHeads
+                                    let ownHeads = (item % pieces) * group / pieces ..< (item % pieces + 1) * group / pieces
+                                    let end = plan.position[token] + 1
+                                    let start = window.map { max(0, end - $0) } ?? 0
+                                    let length = end - start
+                                    let table = tables + plan.tableStart[plan.sequence[token]]
+                                    for i in 0..<length { slots[i] = cache.slot(table, start + i) }
+                                    let firstHead = token * config.headCount + kvHead * group
+                                    // 1. Scores of each query head against every key.
+                                    for i in 0..<length {
+                                        let key = cache.key(layer: layer, slot: slots[i]) + kvHead * hd
+                                        for h in ownHeads {
+                                            scores[h * length + i] = VectorOps.dot(q + (firstHead + h) * hd, key, hd) * scale
+                                        }
+                                    }
+                                    // 2. Softmax, 3. the weighted sum of values.
+                                    for h in ownHeads {
+                                        let weights = scores + h * length
+                                        VectorOps.softmax(weights, length)
+                                        weightedValues(weights, slots: slots, length: length, layer: layer, offset: kvHead * hd,
+                                                       headDim: hd, cache: cache, into: out + (firstHead + h) * hd)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `result = Σ_p weights[p] · value(p)` over `hd` columns, 32 columns at a time in registers; each column is one
+    /// fused multiply-add per position, in position order.
+    @inline(__always)
+    private func weightedValues(_ weights: UnsafePointer<Float>, slots: UnsafePointer<Int>, length: Int, layer: Int,
+                                offset: Int, headDim hd: Int, cache: PagedKVCache, into result: UnsafeMutablePointer<Float>) {
+        var column = 0
+        while column + 32 <= hd {
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            for position in 0..<length {
+                let value = UnsafeRawPointer(cache.value(layer: layer, slot: slots[position]) + offset + column)
+                let w = SIMD8<Float>(repeating: weights[position])
+                a0.addProduct(w, value.loadUnaligned(as: SIMD8<Float>.self))
+                a1.addProduct(w, value.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                a2.addProduct(w, value.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+                a3.addProduct(w, value.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            }
+            let target = UnsafeMutableRawPointer(result + column)
+            target.storeBytes(of: a0, as: SIMD8<Float>.self)
+            target.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
+            target.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self)
+            target.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
+            column += 32
+        }
+        while column < hd {
+            var sum: Float = 0
+            for position in 0..<length {
+                sum = sum.addingProduct(weights[position], cache.value(layer: layer, slot: slots[position])[offset + column])
+            }
+            result[column] = sum
+            column += 1
+        }
+    }
+}
