@@ -22,8 +22,8 @@ public struct ModelWeights: Sendable {
             let model = try HuggingFaceModel(directory: path)
             return ModelWeights(config: model.config, store: model.store, gguf: nil, huggingFace: model)
         }
-        let file = try GGUFFile(path: path)
-        return ModelWeights(config: try file.modelConfig(), store: file.tensorStore(), gguf: file, huggingFace: nil)
+        let shards = try GGUFShards(first: GGUFFile(path: path))
+        return ModelWeights(config: try shards.first.modelConfig(), store: shards.tensorStore(), gguf: shards.first, huggingFace: nil)
     }
 
     /// The stage holding `layers`, with the embedding if it starts at layer 0 and the head if it ends at the last.

@@ -28,11 +28,14 @@ public final class TensorStore: Sendable {
     let owners: [AnyObject & Sendable]
     /// Tensors already copied out of the mappings by `privatized`, so stages of one process share one copy.
     private let copies: Locked<[String: PrivateTensor]>
+    /// Files of a split model that are not present: a tensor that is not found may be in one of them.
+    let missingSources: [String]
 
-    init(source: String, tensors: [String: StoredTensor], owners: [AnyObject & Sendable]) {
+    init(source: String, tensors: [String: StoredTensor], owners: [AnyObject & Sendable], missingSources: [String] = []) {
         self.source = source
         self.tensors = tensors
         self.owners = owners
+        self.missingSources = missingSources
         copies = Locked([:])
     }
 
@@ -55,7 +58,7 @@ public final class TensorStore: Sendable {
                 owners.append(copy)
             }
         }
-        return TensorStore(source: source, tensors: tensors, owners: owners)
+        return TensorStore(source: source, tensors: tensors, owners: owners, missingSources: missingSources)
     }
 
     /// The weights of a linear layer `name` with its shape checked: packed panels if the store packed it, else rows.
@@ -68,7 +71,8 @@ public final class TensorStore: Sendable {
     /// The tensor `name` with its expected shape checked, or a typed error naming it.
     public func matrix(_ name: String, rows: Int, columns: Int) throws(ModelFileError) -> WeightMatrix {
         guard let tensor = tensors[name] else {
-            throw ModelFileError(file: source, location: "tensor \(name)", problem: "missing tensor")
+            let hint = missingSources.isEmpty ? "" : " (it may be in a shard that is not present: \(missingSources.joined(separator: ", ")))"
+            throw ModelFileError(file: source, location: "tensor \(name)", problem: "missing tensor" + hint)
         }
         guard tensor.rows == rows, tensor.columns == columns else {
             throw ModelFileError(file: source, location: "tensor \(name)",
