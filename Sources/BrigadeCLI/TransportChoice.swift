@@ -32,6 +32,7 @@ extension EngineOptionGroup {
     /// rank 0 stops it and returns nil (those ranks print nothing but errors).
     func startEngine(_ model: any PipelineModel, options: EngineOptions) throws -> InferenceEngine? {
         var options = options
+        capServedLengthToTheCache(&options, model: model)
         if isAutoPartition && options.pipelineStages > 1 && options.partition == nil {
             options.partition = try agreedAutoPartition(model, stages: options.pipelineStages)
         }
@@ -62,6 +63,21 @@ extension EngineOptionGroup {
         throw CLIError("this brigade was built without MPI; build it with `swift build -c release --traits MPI` "
                        + "(needs libopenmpi-dev) or drop --transport mpi")
         #endif
+    }
+
+    /// When neither the KV cache size nor `--max-model-len` was chosen and the default cache cannot hold one sequence
+    /// of the model's full context (real models have contexts of 32k+ tokens), serves sequences as long as the cache
+    /// holds, and says so: a model that fits in memory should start without flags. An explicit choice is honoured
+    /// (and checked by `requireRoomForOneSequence`).
+    func capServedLengthToTheCache(_ options: inout EngineOptions, model: any PipelineModel) {
+        guard maxModelLen == nil, kvCacheMb == nil, kvCacheFraction == nil else { return }
+        let perBlock = max(1, model.kvBytesPerTokenPerLayer * model.layerCount * options.blockSize)
+        let capacity = max(1, options.kvCacheMiB * 1_048_576 / perBlock) * options.blockSize
+        guard capacity < model.contextLength, capacity >= 2 else { return }
+        options.maxModelLength = capacity
+        if (try? isMPIWorker) == true { return }
+        FileHandle.standardError.write(Data(("note: serving sequences of up to \(capacity) tokens, what the \(options.kvCacheMiB) MiB KV cache "
+            + "holds (the model's context is \(model.contextLength)); set --kv-cache-mb or --max-model-len to choose\n").utf8))
     }
 
     /// Stops at start-up, with the fix, when the KV cache cannot hold one sequence of the full served context (such
