@@ -22,7 +22,7 @@ public struct DivergenceReport: Sendable, Equatable {
     }
 
     /// Compares `candidate` with `reference` (stages holding every layer, embedding and head of the same model) on
-    /// every position of every sequence, feeding one token at a time through a fresh KV cache per sequence.
+    /// every position of every sequence, teacher-forced (the logits after each token), through a fresh KV cache per sequence.
     public static func measure(reference: DecoderStage, candidate: DecoderStage, sequences: [[Int32]]) throws -> DivergenceReport {
         var divergences: [Double] = []
         var agreements = 0
@@ -41,18 +41,24 @@ public struct DivergenceReport: Sendable, Equatable {
             maxKL: sorted.last!, top1Agreement: Double(agreements) / Double(sorted.count))
     }
 
-    /// The logits after each token of `sequence`.
+    /// The logits after each token of `sequence`, as if fed one token at a time: in batches of up to 64 one-token
+    /// chunks of the same sequence (each layer stores a batch's keys before any token attends, and results are
+    /// batch-invariant, so position `p`'s logits are bit-identical to feeding tokens `0...p` one by one).
     static func logits(_ stage: DecoderStage, _ sequence: [Int32]) throws -> [[Float]] {
         let blockSize = 16, blocks = (sequence.count + blockSize - 1) / blockSize
         let cache = PagedKVCache(layerRange: stage.layerRange, blockSize: blockSize, blockCount: max(1, blocks), kvDim: stage.config.kvDim)
         let table = (0..<Int32(blocks)).map { $0 }
-        return try sequence.indices.map { position in
-            let chunk = SequenceChunk(startPosition: position, tokenCount: 1, blockTable: table, wantsLogits: true)
-            guard case .logits(let logits) = try stage.forward(batch: [chunk], tokens: [sequence[position]], cache: cache) else {
+        var result: [[Float]] = []
+        let vocabulary = stage.config.vocabSize
+        for start in stride(from: 0, to: sequence.count, by: 64) {
+            let positions = start..<min(start + 64, sequence.count)
+            let batch = positions.map { SequenceChunk(startPosition: $0, tokenCount: 1, blockTable: table, wantsLogits: true) }
+            guard case .logits(let logits) = try stage.forward(batch: batch, tokens: Array(sequence[positions]), cache: cache) else {
                 throw StageError.badInput("divergence needs stages with the embedding and the head")
             }
-            return logits
+            for i in positions.indices { result.append(Array(logits[(i - start) * vocabulary..<(i - start + 1) * vocabulary])) }
         }
+        return result
     }
 
     /// KL(softmax(p) ‖ softmax(q)) in double precision.

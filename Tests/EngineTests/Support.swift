@@ -10,6 +10,23 @@ enum TestModels {
             ?? FileManager.default.homeDirectoryForCurrentUser.path + "/.cache/brigade/models/SmolLM2-135M-Instruct.Q4_1.gguf"
     }
 
+    /// The real K-quant models `scripts/fetch-model` installs (`qwen2.5-coder`, `gemma3`), by file name.
+    static let qwenCoder = "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf"
+    static let gemma3 = "gemma-3-270m.Q4_K_M.gguf"
+
+    /// The path of real model `file`, failing the test with how to fetch it when it is missing.
+    static func requireRealModel(_ file: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let directory = ProcessInfo.processInfo.environment["BRIGADE_MODEL_DIR"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.path + "/.cache/brigade/models"
+        let path = directory + "/" + file
+        guard FileManager.default.fileExists(atPath: path) else {
+            Issue.record("missing \(path): run scripts/prepare-test-data (or scripts/fetch-model qwen2.5-coder|gemma3) first",
+                         sourceLocation: sourceLocation)
+            throw CancellationError()
+        }
+        return path
+    }
+
     static func requireSmolLM2(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         guard FileManager.default.fileExists(atPath: smolLM2) else {
             Issue.record("missing \(smolLM2): run scripts/prepare-test-data (or scripts/fetch-model) first", sourceLocation: sourceLocation)

@@ -13,21 +13,30 @@ import Testing
         let generated_ids: [Int32]
     }
 
-    static func goldenSequences() throws -> [[Int32]] {
-        try ["france", "robot", "cats", "code", "mixed"].map { name in
-            let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-                .appendingPathComponent("Fixtures/smollm2-golden/\(name).json")
-            let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
+    /// The prompts and reference continuations of every fixture in `Fixtures/<folder>`.
+    static func goldenSequences(_ folder: String = "smollm2-golden") throws -> [[Int32]] {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(folder)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json") }.sorted()
+        return try names.map { name in
+            let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: directory.appendingPathComponent(name)))
             return golden.prompt_ids + golden.generated_ids
         }
     }
 
-    @Test func integerKernelsStayWithinTheKLBoundOfF32OnSmolLM2() throws {
-        let weights = try ModelWeights.open(try TestData.require(TestData.smolLM2))
-        let sequences = try Self.goldenSequences()
+    /// (model path, fixture folder) of every model held to the bound.
+    static let models = [
+        (TestData.smolLM2, "smollm2-golden"),
+        (TestData.realModel("Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf"), "qwen2.5-coder-golden"),
+        (TestData.realModel("gemma-3-270m.Q4_K_M.gguf"), "gemma3-golden"),
+    ]
+
+    @Test(arguments: models)
+    func integerKernelsStayWithinTheKLBoundOfF32(model path: String, fixtures folder: String) throws {
+        let weights = try ModelWeights.open(try TestData.require(path))
+        let sequences = try Self.goldenSequences(folder)
         let report = try DivergenceReport.measure(reference: try weights.stage(precision: .f32),
                                                   candidate: try weights.stage(precision: .integer), sequences: sequences)
-        print("int vs f32 on SmolLM2: \(report)")
+        print("int vs f32 on \(folder): \(report)")
         #expect(report.positions == sequences.reduce(0) { $0 + $1.count })
         #expect(report.meanKL <= 0.01, "mean KL \(report.meanKL)")
         #expect(report.top1Agreement >= 0.95, "top-1 agreement \(report.top1Agreement)")

@@ -13,6 +13,13 @@ enum TestData {
             ?? FileManager.default.homeDirectoryForCurrentUser.path + "/.cache/brigade/models/SmolLM2-135M-Instruct.Q4_1.gguf"
     }
 
+    /// The path of a real model `scripts/fetch-model` installs (`Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf`,
+    /// `gemma-3-270m.Q4_K_M.gguf`).
+    static func realModel(_ file: String) -> String {
+        (ProcessInfo.processInfo.environment["BRIGADE_MODEL_DIR"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.path + "/.cache/brigade/models") + "/" + file
+    }
+
     /// The path of a test-data file, failing the test with how to prepare it when it is missing.
     static func require(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         guard FileManager.default.fileExists(atPath: path) else {
