@@ -1,59 +1,72 @@
 #!/usr/bin/env python3
-"""Plain numpy reference forward pass for Llama-family models (Llama, SmolLM2, Qwen2-style Q/K/V biases).
+"""Plain numpy reference forward pass: Llama family (Llama 2/3.x, SmolLM2, Qwen2, Qwen3) and Gemma 3.
 
-Loads a GGUF file (any tensor type `gguf.quants.dequantize` knows) or a Hugging Face directory (`config.json` plus
-`model.safetensors` or a sharded `model.safetensors.index.json`) and computes float32 logits for every position of a
-token-id sequence (full recompute with a causal mask, no KV cache). Golden values for Brigade's forward-pass tests.
+Loads a GGUF file (any tensor type `gguf.quants.dequantize` knows: F32/F16/BF16, Q4_0 ... Q8_0, Q4_K ... Q6_K) or a
+Hugging Face directory (`config.json` plus `model.safetensors` or a sharded `model.safetensors.index.json`; llama,
+qwen2, qwen3 model types) and computes float32 logits for every position of a token-id sequence (full recompute
+with a causal mask, no KV cache). Golden values for Brigade's forward-pass tests.
 
     python3 llama_reference.py MODEL.gguf --ids 1,2,3 [--json out.json]
     python3 llama_reference.py HF_DIR     --ids 1,2,3 [--json out.json]
 
-As a library: `m = load(path); logits = forward(m, ids)`  -> float32 array (len(ids), vocab).
+As a library: `m = load(path); logits = forward(m, ids)`  -> float32 array (len(ids), vocab);
+`forward(m, ids, last=1)` computes the output head for the last position only.
 
+Each architecture is one small module (llama.py, gemma3.py) over shared layers (layers.py). Every tensor is
+dequantized once, at load, to float32 (out, in) matrices under GGUF tensor names; HF names are mapped onto them.
 RoPE pairing: llama.cpp's converter permutes HF Q/K rows for architecture `llama`, so those GGUFs rotate adjacent
-pairs (x[2i], x[2i+1]); HF checkpoints and `qwen2` GGUFs (unpermuted, NeoX mode) rotate halves (x[i], x[i+d/2]).
-Weights are kept as (out, in) float32 under GGUF tensor names; HF names are mapped onto them.
+pairs (x[2i], x[2i+1]); HF checkpoints and qwen2/qwen3/gemma3 GGUFs (NeoX mode) rotate halves (x[i], x[i+d/2]).
 """
-import argparse, json, os, re
+import argparse, json, os, re, sys
 from dataclasses import dataclass
 import numpy as np
 
-ROPE_STYLE = {"llama": "pairs", "qwen2": "halves"}  # GGUF general.architecture -> RoPE pairing
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gemma3  # noqa: E402
+import llama  # noqa: E402
+
+ARCHITECTURES = {"llama": llama, "qwen2": llama, "qwen3": llama, "gemma3": gemma3}  # general.architecture -> module
+HF_MODEL_TYPES = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3"}  # config.json model_type -> architecture
 
 
 @dataclass
 class Model:
-    cfg: dict  # layers, hidden, heads, kv_heads, head_dim, ffn, vocab, eps, theta, rope ("pairs" | "halves")
+    cfg: dict  # layers, hidden, heads, kv_heads, head_dim, ffn, vocab, eps, theta, rope ("pairs" | "halves"), ...
     w: dict    # GGUF tensor name -> float32 array, matrices (out, in)
+    arch: str = "llama"  # GGUF general.architecture (HF model_type mapped onto it)
 
 
 def load(path):
     return load_hf(path) if os.path.isdir(path) else load_gguf(path)
 
 
+def forward(m, ids, last=None):
+    """float32 logits (len(ids), vocab) for every position, or (last, vocab) for the last `last` positions."""
+    return ARCHITECTURES[m.arch].forward(m, ids, last)
+
+
+def gguf_tensors(reader):
+    """Every tensor of a GGUFReader dequantized once to float32, shaped (rows, columns) = (out, in)."""
+    from gguf.quants import dequantize
+    return {t.name: dequantize(t.data, t.tensor_type).astype(np.float32, copy=False)
+            .reshape([int(x) for x in t.shape[::-1]]) for t in reader.tensors}
+
+
 def load_gguf(path):
     from gguf import GGUFReader
-    from gguf.quants import dequantize
     r = GGUFReader(path)
     arch = r.fields["general.architecture"].contents()
-    if arch not in ROPE_STYLE:
-        raise ValueError(f"{path}: architecture {arch!r} is not supported (known: {sorted(ROPE_STYLE)})")
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"{path}: architecture {arch!r} is not supported (known: {sorted(ARCHITECTURES)})")
     F = lambda k, d=None: r.fields[f"{arch}.{k}"].contents() if f"{arch}.{k}" in r.fields else d
-    w = {t.name: dequantize(t.data, t.tensor_type).astype(np.float32).reshape([int(x) for x in t.shape[::-1]])
-         for t in r.tensors}
-    D, H = F("embedding_length"), F("attention.head_count")
-    hd = F("attention.key_length", D // H)
-    if F("rope.dimension_count", hd) != hd:
-        raise ValueError(f"{path}: partial RoPE (rope.dimension_count != head_dim) is not supported")
-    cfg = dict(layers=F("block_count"), hidden=D, heads=H, kv_heads=F("attention.head_count_kv", H), head_dim=hd,
-               ffn=F("feed_forward_length"), vocab=w["token_embd.weight"].shape[0],
-               eps=F("attention.layer_norm_rms_epsilon"), theta=F("rope.freq_base", 10000.0), rope=ROPE_STYLE[arch])
-    return Model(cfg, w)
+    w = gguf_tensors(r)
+    return Model(ARCHITECTURES[arch].config_from_gguf(path, arch, F, w), w, arch)
 
 
 HF_NAMES = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
             "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
-            "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm"}
+            "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm",
+            "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm"}
 
 
 def hf_to_gguf_name(name):
@@ -87,8 +100,9 @@ def read_safetensors(path):
 
 def load_hf(d):
     c = json.load(open(os.path.join(d, "config.json")))
-    if c.get("rope_scaling"):
-        raise ValueError(f"{d}: rope_scaling {c['rope_scaling']} is not supported")
+    arch = HF_MODEL_TYPES.get(c.get("model_type", "llama"))
+    if arch is None:
+        raise ValueError(f"{d}: model_type {c.get('model_type')!r} is not supported (known: {sorted(HF_MODEL_TYPES)})")
     index = os.path.join(d, "model.safetensors.index.json")
     files = sorted(set(json.load(open(index))["weight_map"].values())) if os.path.exists(index) else ["model.safetensors"]
     w = {}
@@ -96,52 +110,7 @@ def load_hf(d):
         w.update({hf_to_gguf_name(k): v for k, v in read_safetensors(os.path.join(d, f)).items()})
     if c.get("tie_word_embeddings", True):  # HF ties lm_head to the embedding even if lm_head.weight was saved
         w.pop("output.weight", None)
-    D, H = c["hidden_size"], c["num_attention_heads"]
-    cfg = dict(layers=c["num_hidden_layers"], hidden=D, heads=H, kv_heads=c.get("num_key_value_heads", H),
-               head_dim=c.get("head_dim") or D // H, ffn=c["intermediate_size"], vocab=c["vocab_size"],
-               eps=c["rms_norm_eps"], theta=c.get("rope_theta", 10000.0), rope="halves")
-    return Model(cfg, w)
-
-
-def rmsnorm(x, w, eps):
-    return x / np.sqrt(np.mean(x * x, -1, keepdims=True) + eps) * w
-
-
-def rope(x, pos, theta, style):  # x: (T, heads, head_dim)
-    hd = x.shape[-1]
-    ang = np.outer(pos, theta ** (-np.arange(0, hd, 2) / hd)); c, s = np.cos(ang)[:, None], np.sin(ang)[:, None]
-    if style == "pairs":
-        x0, x1 = x[..., 0::2], x[..., 1::2]
-    else:
-        x0, x1 = x[..., : hd // 2], x[..., hd // 2:]
-    r0, r1 = x0 * c - x1 * s, x0 * s + x1 * c
-    out = np.empty_like(x)
-    if style == "pairs":
-        out[..., 0::2], out[..., 1::2] = r0, r1
-    else:
-        out[..., : hd // 2], out[..., hd // 2:] = r0, r1
-    return out
-
-
-def forward(m, ids):
-    """float32 logits (len(ids), vocab) for every position."""
-    c, W = m.cfg, m.w
-    H, KVH, HD, eps = c["heads"], c["kv_heads"], c["head_dim"], c["eps"]
-    lin = lambda h, name: h @ W[name + ".weight"].T + W.get(name + ".bias", 0)
-    T = len(ids); x = W["token_embd.weight"][np.asarray(ids)]; pos = np.arange(T)
-    mask = np.triu(np.full((T, T), -np.inf, np.float32), 1)
-    for l in range(c["layers"]):
-        p = f"blk.{l}."; h = rmsnorm(x, W[p + "attn_norm.weight"], eps)
-        q = rope(lin(h, p + "attn_q").reshape(T, H, HD), pos, c["theta"], c["rope"])
-        k = np.repeat(rope(lin(h, p + "attn_k").reshape(T, KVH, HD), pos, c["theta"], c["rope"]), H // KVH, 1)
-        v = np.repeat(lin(h, p + "attn_v").reshape(T, KVH, HD), H // KVH, 1)
-        a = np.einsum("thd,shd->hts", q, k) / np.float32(np.sqrt(HD)) + mask
-        a = np.exp(a - a.max(-1, keepdims=True)); a /= a.sum(-1, keepdims=True)
-        x = x + np.einsum("hts,shd->thd", a, v).reshape(T, H * HD) @ W[p + "attn_output.weight"].T
-        h = rmsnorm(x, W[p + "ffn_norm.weight"], eps); g, u = lin(h, p + "ffn_gate"), lin(h, p + "ffn_up")
-        x = x + ((g / (1 + np.exp(-g))) * u) @ W[p + "ffn_down.weight"].T
-    out = W.get("output.weight", W["token_embd.weight"])  # tied when there is no separate output matrix
-    return (rmsnorm(x, W["output_norm.weight"], eps) @ out.T).astype(np.float32)
+    return Model(ARCHITECTURES[arch].config_from_hf(d, c, w), w, arch)
 
 
 def main():
