@@ -110,12 +110,12 @@ struct Session {
     }
 
     func request(_ line: RequestLine, id: String) throws -> GenerationRequest {
-        let text: String
+        let ids: [Int32]
         switch line.input {
-        case .prompt(let prompt): text = prompt
-        case .messages(let messages): text = try model.renderChat(messages)
+        case .prompt(let prompt): ids = model.encode(prompt)
+        case .tokens(let tokens): ids = tokens
+        case .messages(let messages): ids = model.encode(try model.renderChat(messages))
         }
-        let ids = model.encode(text)
         var request = GenerationRequest(id: id, promptTokenIDs: ids, sampling: line.sampling, maxTokens: line.maxTokens,
                                         minTokens: line.minTokens, stopTokenIDs: line.stopTokenIDs, stopStrings: line.stop,
                                         ignoreEOS: line.ignoreEOS)

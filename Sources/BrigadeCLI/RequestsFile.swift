@@ -7,6 +7,8 @@ import Model
 struct RequestLine {
     enum Input {
         case prompt(String)
+        /// A prompt given as token ids (`"prompt": [1, 2, 3]`, as OpenAI's completions API takes it).
+        case tokens([Int32])
         case messages([ChatMessage])
     }
 
@@ -53,6 +55,13 @@ extension RequestLine {
         switch (object["prompt"], object["messages"]) {
         case (.string(let prompt)?, nil):
             input = .prompt(prompt)
+        case (.array(let items)?, nil) where !items.isEmpty:
+            input = .tokens(try items.map { item in
+                guard case .number(let n) = item, n == n.rounded(), n >= 0, n <= Double(Int32.max) else {
+                    throw fail("\"prompt\" must be a string or a non-empty list of token ids (integers ≥ 0)")
+                }
+                return Int32(n)
+            })
         case (nil, .array(let messages)?):
             input = .messages(try messages.enumerated().map { index, message in
                 guard case .object(let fields) = message, case .string(let role)? = fields["role"],
@@ -62,7 +71,7 @@ extension RequestLine {
                 return ChatMessage(role: role, content: .string(content))
             })
         default:
-            throw fail("exactly one of \"prompt\" (a string) or \"messages\" (a list of {role, content}) is required")
+            throw fail("exactly one of \"prompt\" (a string or a list of token ids) or \"messages\" (a list of {role, content}) is required")
         }
         var sampling = defaults.parameters
         sampling.temperature = try decimal("temperature", sampling.temperature)

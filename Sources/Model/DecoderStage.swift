@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 /// One sequence's part of a batch: `tokenCount` new tokens at positions `startPosition ..< startPosition + tokenCount`.
@@ -150,7 +151,11 @@ public struct DecoderStage: Sendable {
         guard !rows.isEmpty else { return [] }
         var last = [Float](repeating: 0, count: rows.count * d)
         for (i, row) in rows.enumerated() { last[i * d..<(i + 1) * d] = x[row * d..<(row + 1) * d] }
-        return output(norm(last), tokens: rows.count)
+        var logits = output(norm(last), tokens: rows.count)
+        if let cap = config.logitSoftcap {
+            for i in logits.indices { logits[i] = cap * Foundation.tanh(logits[i] / cap) }
+        }
+        return logits
     }
 }
 

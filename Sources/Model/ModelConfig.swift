@@ -60,10 +60,16 @@ public struct RoPE: Sendable, Equatable, Hashable {
 public struct SlidingWindow: Sendable, Equatable {
     /// How many positions a token of a local layer attends to, itself included.
     public var window: Int
-    /// Every `pattern`-th layer (`layer % pattern == pattern - 1`) is global; the others are local.
-    public var pattern: Int
+    /// Which layers are local (sliding-window); the others attend to the whole sequence.
+    public var localLayers: [Bool]
     /// The RoPE base of the local layers.
     public var localRopeTheta: Double
+
+    /// llama.cpp's rule for a period `pattern`: the last layer of every period is global, the others local
+    /// (`pattern` 0: every layer local).
+    public static func layers(_ count: Int, pattern: Int) -> [Bool] {
+        (0..<count).map { pattern == 0 || $0 % pattern < pattern - 1 }
+    }
 }
 
 /// The shape and numerics of a decoder-only transformer of one of the supported architectures.
@@ -88,13 +94,17 @@ public struct ModelConfig: Sendable, Equatable, CustomStringConvertible {
     public var hasQKNorm: Bool = false
     /// Local attention layers (Gemma 3), if any.
     public var slidingWindow: SlidingWindow? = nil
+    /// The factor scores are scaled by before the softmax (nil: `1/√headDim`).
+    public var attentionScale: Float? = nil
+    /// Final logits become `cap · tanh(logits / cap)` when set (Gemma 2-style soft-capping).
+    public var logitSoftcap: Float? = nil
 
     public var qDim: Int { headCount * headDim }
     public var kvDim: Int { kvHeadCount * headDim }
 
     /// Attention of layer `layer`: its RoPE and how many past positions it sees (nil: all of them).
     public func attention(layer: Int) -> (rope: RoPE, window: Int?) {
-        guard let sliding = slidingWindow, layer % sliding.pattern != sliding.pattern - 1 else { return (rope, nil) }
+        guard let sliding = slidingWindow, sliding.localLayers[layer] else { return (rope, nil) }
         var local = rope
         local.theta = sliding.localRopeTheta
         local.frequencyDivisors = nil
@@ -109,8 +119,9 @@ public struct ModelConfig: Sendable, Equatable, CustomStringConvertible {
         if hasQKVBias { text += ", QKV bias" }
         if hasQKNorm { text += ", QK norm" }
         if let sliding = slidingWindow {
-            text += ", sliding window \(sliding.window) (θ \(sliding.localRopeTheta)) on \(sliding.pattern - 1) of every \(sliding.pattern) layers"
+            text += ", sliding window \(sliding.window) (θ \(sliding.localRopeTheta)) on \(sliding.localLayers.filter { $0 }.count) of \(layerCount) layers"
         }
+        if let logitSoftcap { text += ", logit soft-cap \(logitSoftcap)" }
         return text
     }
 
@@ -136,7 +147,7 @@ public struct ModelConfig: Sendable, Equatable, CustomStringConvertible {
         try check(rmsNormEps > 0 && rmsNormEps < 1, "RMS norm epsilon \(rmsNormEps) must be in (0, 1)")
         if let sliding = slidingWindow {
             try check(sliding.window >= 1, "sliding window \(sliding.window) must be positive")
-            try check(sliding.pattern >= 1, "sliding window pattern \(sliding.pattern) must be positive")
+            try check(sliding.localLayers.count == layerCount, "the sliding window pattern covers \(sliding.localLayers.count) of \(layerCount) layers")
             try check(sliding.localRopeTheta > 0 && sliding.localRopeTheta.isFinite, "local rope theta must be positive")
         }
     }

@@ -20,6 +20,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, decoders, processors, 
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
 import llama_reference as ref  # noqa: E402
+from layers import llama3_freq_factors  # noqa: E402
 
 D, H, KVH, HD, FFN, LAYERS, THETA, EPS, CTX = 64, 4, 2, 16, 96, 3, 10000.0, 1e-5, 128
 SEQ_LENGTHS, SEQ_SEED = (1, 5, 17, 40), 1234
@@ -73,7 +74,8 @@ def hf_tokenizer():
 
 
 # ---- weights: canonical (HF, unpermuted) layout under GGUF names, (out, in) float32 ----
-def random_weights(seed, bias=False):
+def random_weights(seed, bias=False, extra=()):
+    """extra: "qk_norm" (Qwen3/Gemma 3 per-head Q/K norms), "post_norms" (Gemma 3's norms after attention and FFN)."""
     rng = np.random.default_rng(seed)
     n = lambda *shape, s=1.0: (rng.standard_normal(shape) * s).astype(np.float32)
     w = {"token_embd.weight": n(VOCAB, D, s=0.25), "output_norm.weight": 1 + n(D, s=0.1)}
@@ -86,8 +88,19 @@ def random_weights(seed, bias=False):
         w[p + "ffn_down.weight"] = n(D, FFN, s=FFN**-0.5)
         if bias:
             w[p + "attn_q.bias"], w[p + "attn_k.bias"], w[p + "attn_v.bias"] = n(H * HD, s=0.3), n(KVH * HD, s=0.3), n(KVH * HD, s=0.3)
+        if "qk_norm" in extra:
+            w[p + "attn_q_norm.weight"], w[p + "attn_k_norm.weight"] = 1 + n(HD, s=0.2), 1 + n(HD, s=0.2)
+        if "post_norms" in extra:
+            w[p + "post_attention_norm.weight"], w[p + "post_ffw_norm.weight"] = 1 + n(D, s=0.1), 1 + n(D, s=0.1)
     w["output.weight"] = n(VOCAB, D, s=0.25)  # only written by untied variants
     return w
+
+
+# Llama 3.1-style RoPE scaling on the tiny head (16 dims, θ 10000): an original context of 16 positions puts the
+# 8 pairs' wavelengths on both sides of the interpolation band, so the divisors are 1, interpolated and `factor`.
+LLAMA3_SCALING = {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 16}
+# Gemma 3 on the tiny model: a window of 8 (the reference sequences reach 40 tokens), the middle layer global.
+GEMMA_WINDOW, GEMMA_LOCAL_LAYERS, GEMMA_LOCAL_THETA = 8, [True, False, True], 500.0
 
 
 def permute_qk(a, heads):
@@ -102,10 +115,10 @@ def gguf_name_to_hf():
 
 
 # ---- writers ----
-FILE_TYPE = {Q.F32: 0, Q.F16: 1, Q.Q4_0: 2, Q.Q4_1: 3, Q.Q8_0: 7, Q.BF16: 32}
+FILE_TYPE = {Q.F32: 0, Q.F16: 1, Q.Q4_0: 2, Q.Q4_1: 3, Q.Q8_0: 7, Q.Q5_0: 8, Q.Q5_1: 9, Q.BF16: 32}
 
 
-def write_gguf(path, w, wtype, embd_type, arch, untied):
+def write_gguf(path, w, wtype, embd_type, arch, untied, rope_scaling=False):
     wr = gguf.GGUFWriter(path, arch)
     wr.add_name(f"Brigade tiny {os.path.basename(os.path.dirname(path))}"); wr.add_type("model")
     wr.add_file_type(FILE_TYPE[wtype]); wr.add_quantization_version(gguf.GGML_QUANT_VERSION)
@@ -114,10 +127,17 @@ def write_gguf(path, w, wtype, embd_type, arch, untied):
     wr.add_layer_norm_rms_eps(EPS); wr.add_vocab_size(VOCAB)
     wr.add_tokenizer_model("gpt2"); wr.add_tokenizer_pre("smollm"); wr.add_token_list(TOKENS)
     wr.add_token_types([3] * len(CONTROL) + [1] * (VOCAB - len(CONTROL))); wr.add_token_merges(MERGES)
+    if arch == "gemma3":
+        wr.add_key_length(HD); wr.add_value_length(HD); wr.add_sliding_window(GEMMA_WINDOW)
+        wr.add_array("gemma3.attention.sliding_window_pattern", GEMMA_LOCAL_LAYERS)
+        wr.add_float32("gemma3.rope.freq_base_swa", GEMMA_LOCAL_THETA)
     wr.add_bos_token_id(1); wr.add_eos_token_id(2); wr.add_unk_token_id(0); wr.add_pad_token_id(2)
     wr.add_add_bos_token(False); wr.add_add_space_prefix(False); wr.add_chat_template(CHAT_TEMPLATE)
     order = ["token_embd.weight"] + [k for l in range(LAYERS) for k in w if k.startswith(f"blk.{l}.")] + ["output_norm.weight"]
     order += ["output.weight"] if untied else []
+    if rope_scaling:
+        w = dict(w, **{"rope_freqs.weight": llama3_freq_factors(HD, THETA, **LLAMA3_SCALING).astype(np.float32)})
+        order.append("rope_freqs.weight")
     for name in order:
         a = w[name]
         if arch == "llama" and (".attn_q." in name or ".attn_k." in name):
@@ -141,7 +161,7 @@ def write_safetensors(path, tensors, dtype):
     return sum(a.nbytes for a in keep.values())
 
 
-def write_hf(d, w, dtype, arch, untied, shards):
+def write_hf(d, w, dtype, arch, untied, shards, rope_scaling=False):
     names = gguf_name_to_hf()
     t = {names[k]: v for k, v in w.items() if k != "output.weight" or untied}
     if shards == 1:
@@ -153,11 +173,12 @@ def write_hf(d, w, dtype, arch, untied, shards):
         total = sum(write_safetensors(os.path.join(d, f), p, dtype) for f, p in zip(files, parts))
         index = {"metadata": {"total_size": total}, "weight_map": {k: f for f, p in zip(files, parts) for k in sorted(p)}}
         json.dump(index, open(os.path.join(d, "model.safetensors.index.json"), "w"), indent=2)
-    qwen = arch == "qwen2"
-    cfg = {"architectures": ["Qwen2ForCausalLM" if qwen else "LlamaForCausalLM"], "model_type": arch,
+    qwen = arch in ("qwen2", "qwen3")
+    classes = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}
+    cfg = {"architectures": [classes[arch]], "model_type": arch,
            "hidden_size": D, "intermediate_size": FFN, "num_attention_heads": H, "num_key_value_heads": KVH,
            "num_hidden_layers": LAYERS, "head_dim": HD, "hidden_act": "silu", "rms_norm_eps": EPS, "rope_theta": THETA,
-           "rope_scaling": None, "vocab_size": VOCAB, "tie_word_embeddings": not untied, "max_position_embeddings": CTX,
+           "rope_scaling": dict(LLAMA3_SCALING, rope_type="llama3") if rope_scaling else None, "vocab_size": VOCAB, "tie_word_embeddings": not untied, "max_position_embeddings": CTX,
            "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": dtype, "use_cache": True, "initializer_range": 0.02}
     cfg.update({"use_sliding_window": False, "sliding_window": CTX, "max_window_layers": LAYERS} if qwen
                else {"attention_bias": False, "mlp_bias": False, "pretraining_tp": 1})
@@ -173,7 +194,8 @@ def write_hf(d, w, dtype, arch, untied, shards):
 
 
 # ---- the models ----
-# name: (format, weights seed, qkv bias, arch, weight type, embedding/output type, untied)
+# name: (format, weights seed, qkv bias, arch, weight type, embedding/output type, untied[, Llama 3 RoPE scaling])
+# Seeds: 1 plain, 2 with Q/K/V biases, 3 with Q/K norms (Qwen3), 4 with Q/K norms and post norms (Gemma 3).
 MODELS = {
     "f32":          ("gguf", 1, False, "llama", Q.F32,  Q.F32,  False),
     "f16":          ("gguf", 1, False, "llama", Q.F16,  Q.F16,  False),
@@ -187,8 +209,17 @@ MODELS = {
     "hf_f32":       ("hf",   1, False, "llama", "float32",  None, False),  # single file
     "hf_bf16":      ("hf",   1, False, "llama", "bfloat16", None, True),   # 2 shards + index, untied lm_head
     "hf_qwen2":     ("hf",   2, True,  "qwen2", "float32",  None, False),
+    "q5_0":         ("gguf", 1, False, "llama", Q.Q5_0, Q.Q8_0, False),
+    "q5_1":         ("gguf", 1, False, "llama", Q.Q5_1, Q.Q5_0, True),
+    "qwen3_f32":    ("gguf", 3, False, "qwen3", Q.F32,  Q.F32,  False),
+    "hf_qwen3":     ("hf",   3, False, "qwen3", "float32",  None, False),
+    "gemma3_f32":   ("gguf", 4, False, "gemma3", Q.F32, Q.F32,  False),
+    "gemma3_q8_0":  ("gguf", 4, False, "gemma3", Q.Q8_0, Q.Q8_0, False),
+    "llama3_rope":  ("gguf", 1, False, "llama", Q.F32,  Q.F32,  False, True),
+    "hf_llama3_rope": ("hf", 1, False, "llama", "float32",  None, False, True),
 }
-SAME_WEIGHTS = [("f32", "hf_f32"), ("f32_qkv_bias", "hf_qwen2"), ("qwen2_f32", "hf_qwen2")]  # must agree to ~1e-5
+SAME_WEIGHTS = [("f32", "hf_f32"), ("f32_qkv_bias", "hf_qwen2"), ("qwen2_f32", "hf_qwen2"), ("qwen3_f32", "hf_qwen3"),
+                ("llama3_rope", "hf_llama3_rope")]  # must agree to ~1e-5
 
 
 def sequences():
@@ -217,14 +248,18 @@ def main():
     root = os.path.join(ap.parse_args().out, "tiny")
     t0 = time.time()
     shutil.rmtree(root, ignore_errors=True); os.makedirs(root)
-    seqs, weights, loaded, entries = sequences(), {1: random_weights(1), 2: random_weights(2, bias=True)}, {}, []
-    for name, (fmt, seed, bias, arch, wtype, etype, untied) in MODELS.items():
+    seqs, loaded, entries = sequences(), {}, []
+    weights = {1: random_weights(1), 2: random_weights(2, bias=True), 3: random_weights(3, extra=("qk_norm",)),
+               4: random_weights(4, extra=("qk_norm", "post_norms"))}
+    for name, (fmt, seed, bias, arch, wtype, etype, untied, *scaled) in MODELS.items():
         d = os.path.join(root, name); os.makedirs(d)
+        rope_scaling = bool(scaled and scaled[0])
         if fmt == "gguf":
-            path = os.path.join(d, "model.gguf"); write_gguf(path, weights[seed], wtype, etype, arch, untied)
+            path = os.path.join(d, "model.gguf"); write_gguf(path, weights[seed], wtype, etype, arch, untied, rope_scaling)
             json.dump(dequant_fixture(path), open(os.path.join(d, "dequant.json"), "w"))
         else:
-            path = d; write_hf(d, weights[seed], wtype, arch, untied, shards=2 if wtype == "bfloat16" else 1)
+            path = d; write_hf(d, weights[seed], wtype, arch, untied, shards=2 if wtype == "bfloat16" else 1,
+                               rope_scaling=rope_scaling)
         m = loaded[name] = ref.load(path)
         logits = [ref.forward(m, s) for s in seqs]
         std = float(np.mean([l.std(-1).mean() for l in logits]))

@@ -26,23 +26,39 @@ struct Gemma3Layer: DecoderLayer {
         addInPlace(&x, postFFNNorm(ffn(ffnNorm(x), tokens: context.tokens)))
     }
 
-    /// `gemma3.attention.sliding_window` (required), the local RoPE base (llama.cpp's fixed 10,000, or
-    /// `gemma3.rope.local.freq_base`) and the 6-layer pattern (`gemma3.attention.sliding_window_pattern` if present).
+    /// `gemma3.attention.sliding_window` (required); the local RoPE base `gemma3.rope.freq_base_swa` (llama.cpp's
+    /// default 10,000); the local layers from `gemma3.attention.sliding_window_pattern` (a period, default 6, or one
+    /// flag per layer); linear RoPE scaling of the global layers; the 27B model's attention scale `1/√(hidden/heads)`
+    /// (llama.cpp's rule); optional final logit soft-capping.
     static func configure(_ config: inout ModelConfig, from file: GGUFFile) throws(ModelFileError) {
         config.rope.pairing = .halves
         config.hasQKNorm = true
         config.hasQKVBias = false
         let window = try file.requiredInt("gemma3.attention.sliding_window")
-        let pattern = file.metadata["gemma3.attention.sliding_window_pattern"]?.int ?? 6
-        let localTheta = file.metadata["gemma3.rope.local.freq_base"]?.double ?? 10_000
-        config.slidingWindow = SlidingWindow(window: window, pattern: pattern, localRopeTheta: localTheta)
-        if let factor = file.metadata["gemma3.rope.scaling.factor"]?.double, factor != 1 {
-            let type = file.metadata["gemma3.rope.scaling.type"]?.string ?? "linear"
+        let localLayers: [Bool]
+        switch file.metadata["gemma3.attention.sliding_window_pattern"] {
+        case nil: localLayers = SlidingWindow.layers(config.layerCount, pattern: 6)
+        case let value?:
+            if let period = value.int {
+                localLayers = SlidingWindow.layers(config.layerCount, pattern: period)
+            } else if let flags = value.array?.compactMap(\.bool), flags.count == config.layerCount {
+                localLayers = flags
+            } else {
+                throw ModelFileError(file: file.path, location: "key gemma3.attention.sliding_window_pattern",
+                                     problem: "expected a period or one flag per layer, found \(value)")
+            }
+        }
+        let localTheta = file.metadata["gemma3.rope.freq_base_swa"]?.double ?? 10_000
+        config.slidingWindow = SlidingWindow(window: window, localLayers: localLayers, localRopeTheta: localTheta)
+        if let type = file.metadata["gemma3.rope.scaling.type"]?.string, type != "none" {
             guard type == "linear" else {
                 throw ModelFileError(file: file.path, location: "key gemma3.rope.scaling.type",
                                      problem: "RoPE scaling \"\(type)\" is not supported (Brigade reads linear and llama3)")
             }
-            config.rope.frequencyDivisors = Array(repeating: factor, count: config.headDim / 2)
+            let factor = file.metadata["gemma3.rope.scaling.factor"]?.double ?? 1
+            if factor != 1 { config.rope.frequencyDivisors = Array(repeating: factor, count: config.headDim / 2) }
         }
+        if config.layerCount == 62 { config.attentionScale = Float(1 / (Double(config.hiddenSize) / Double(config.headCount)).squareRoot()) }
+        if let cap = file.metadata["gemma3.final_logit_softcapping"]?.double, cap > 0 { config.logitSoftcap = Float(cap) }
     }
 }

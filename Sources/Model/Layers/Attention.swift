@@ -101,7 +101,7 @@ struct AttentionBlock: Sendable {
     func attend(_ q: [Float], _ context: LayerContext, into out: inout [Float]) {
         let config = context.config, plan = context.plan, cache = context.cache, layer = context.layer
         let hd = config.headDim, kvHeads = config.kvHeadCount, group = config.headCount / kvHeads
-        let scale = 1 / Float(hd).squareRoot()
+        let scale = config.attentionScale ?? 1 / Float(hd).squareRoot()
         let longest = min((plan.position.max() ?? 0) + 1, window ?? Int.max)
         let window = self.window
         q.withUnsafeBufferPointer { q in
