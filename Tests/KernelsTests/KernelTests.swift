@@ -37,20 +37,42 @@ import Testing
             case .f32: withUnsafeBytes(of: random.next()) { bytes += $0 }
             case .f16: withUnsafeBytes(of: Float16(random.next()).bitPattern) { bytes += $0 }
             case .bf16: withUnsafeBytes(of: UInt16(random.next().bitPattern >> 16)) { bytes += $0 }
-            default:
+            case .q4_0, .q4_1, .q8_0:
                 withUnsafeBytes(of: Float16(abs(random.next()) * 0.1).bitPattern) { bytes += $0 }
                 if type == .q4_1 { withUnsafeBytes(of: Float16(random.next() * 0.5).bitPattern) { bytes += $0 } }
                 let payload = type.blockBytes - (type == .q4_1 ? 4 : 2)
                 for _ in 0..<payload { bytes.append(UInt8(truncatingIfNeeded: Int(random.next() * 1000) & 0xFF)) }
+            default:
+                // Random bytes, then finite f16 scales (d, and m/dmin) where the layout keeps them; the K-quants'
+                // 6- and 8-bit sub-block scales multiply d, so theirs is smaller to keep weights of the same order.
+                var block = (0..<type.blockBytes).map { _ in UInt8(truncatingIfNeeded: Int(random.next() * 1000) & 0xFF) }
+                let scale: Float = type.blockElements == 256 ? 0.002 : 0.1
+                for (k, at) in halfFields(type).enumerated() {
+                    let bits = Float16(k == 0 ? abs(random.next()) * scale : random.next() * 5 * scale).bitPattern
+                    block[at] = UInt8(bits & 0xFF)
+                    block[at + 1] = UInt8(bits >> 8)
+                }
+                bytes += block
             }
         }
         return bytes
     }
 
+    /// Byte offsets of the f16 scale fields (d, then m or dmin) of the encodings `matrixBytes` fills generically.
+    static func halfFields(_ type: TensorType) -> [Int] {
+        switch type {
+        case .q5_1, .q4_K, .q5_K: return [0, 2]
+        case .q2_K: return [80, 82]
+        case .q3_K: return [108]
+        case .q6_K: return [208]
+        default: return [0]
+        }
+    }
+
     @Test(arguments: TensorType.allCases)
     func multiplyIsBatchAndThreadInvariantAndMatchesReference(type: TensorType) {
         var r = Random(state: 99)
-        let rows = 37, columns = 96, tokens = 5
+        let rows = 37, columns = type.blockElements == 256 ? 256 : 96, tokens = 5
         let bytes = Self.matrixBytes(type, rows: rows, columns: columns, random: &r)
         let x = r.floats(tokens * columns)
         let bias = r.floats(rows)

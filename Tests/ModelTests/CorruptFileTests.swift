@@ -94,10 +94,10 @@ import Testing
 
     @Test func unknownTypes() throws {
         var b = GGUFBuilder.tinyLlama()
-        b.tensors[4].type = 12  // Q4_K
+        b.tensors[4].type = 16  // IQ2_XXS
         let error = try #require(try Self.loadError(b.build()))
         #expect(error.location == "tensor blk.0.attn_q.weight")
-        #expect(error.problem.contains("unsupported tensor type 12 (Q4_K)"))
+        #expect(error.problem.contains("unsupported tensor type 16 (IQ2_XXS)"))
         b = GGUFBuilder.tinyLlama()
         b.metadata.append(("weird", .raw(type: 77, bytes: [0, 0, 0, 0])))
         #expect(try #require(try Self.loadError(b.build())).problem.contains("unknown metadata value type 77"))
