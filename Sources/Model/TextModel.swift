@@ -20,6 +20,7 @@ public struct TextModel: Sendable {
         if let gguf = weights.gguf {
             tokenizer = try gguf.tokenizer()
             source = gguf.metadata["tokenizer.chat_template"]?.string
+                ?? BuiltinChatTemplates.template { tokenizer.id(forToken: $0) != nil }
         } else if let hf = weights.huggingFace {
             let tokenizerPath = hf.directory + "/tokenizer.json"
             guard let data = MappedFile.regularFileContents(tokenizerPath) else {
