@@ -118,8 +118,9 @@ def gguf_name_to_hf():
 FILE_TYPE = {Q.F32: 0, Q.F16: 1, Q.Q4_0: 2, Q.Q4_1: 3, Q.Q8_0: 7, Q.Q5_0: 8, Q.Q5_1: 9, Q.BF16: 32}
 
 
-def write_gguf(path, w, wtype, embd_type, arch, untied, rope_scaling=False):
-    wr = gguf.GGUFWriter(path, arch)
+def write_gguf(path, w, wtype, embd_type, arch, untied, rope_scaling=False, split_max_tensors=0):
+    """split_max_tensors > 0 writes llama.cpp's gguf-split layout (PATH-00001-of-0000N.gguf, …) instead of PATH."""
+    wr = gguf.GGUFWriter(path, arch, split_max_tensors=split_max_tensors)
     wr.add_name(f"Brigade tiny {os.path.basename(os.path.dirname(path))}"); wr.add_type("model")
     wr.add_file_type(FILE_TYPE[wtype]); wr.add_quantization_version(gguf.GGML_QUANT_VERSION)
     wr.add_context_length(CTX); wr.add_embedding_length(D); wr.add_block_count(LAYERS); wr.add_feed_forward_length(FFN)
@@ -217,6 +218,7 @@ MODELS = {
     "gemma3_q8_0":  ("gguf", 4, False, "gemma3", Q.Q8_0, Q.Q8_0, False),
     "llama3_rope":  ("gguf", 1, False, "llama", Q.F32,  Q.F32,  False, True),
     "hf_llama3_rope": ("hf", 1, False, "llama", "float32",  None, False, True),
+    "f32_split":    ("gguf", 1, False, "llama", Q.F32,  Q.F32,  False, False, 12),  # 3 shards of at most 12 tensors
 }
 SAME_WEIGHTS = [("f32", "hf_f32"), ("f32_qkv_bias", "hf_qwen2"), ("qwen2_f32", "hf_qwen2"), ("qwen3_f32", "hf_qwen3"),
                 ("llama3_rope", "hf_llama3_rope")]  # must agree to ~1e-5
@@ -251,16 +253,25 @@ def main():
     seqs, loaded, entries = sequences(), {}, []
     weights = {1: random_weights(1), 2: random_weights(2, bias=True), 3: random_weights(3, extra=("qk_norm",)),
                4: random_weights(4, extra=("qk_norm", "post_norms"))}
-    for name, (fmt, seed, bias, arch, wtype, etype, untied, *scaled) in MODELS.items():
+    for name, (fmt, seed, bias, arch, wtype, etype, untied, *options) in MODELS.items():
         d = os.path.join(root, name); os.makedirs(d)
-        rope_scaling = bool(scaled and scaled[0])
-        if fmt == "gguf":
+        rope_scaling, split = (bool(options[0]) if options else False), (options[1] if len(options) > 1 else 0)
+        if split:  # the shards, plus the same model unsplit (for the reference, which reads one file) outside d
+            write_gguf(os.path.join(d, "model.gguf"), weights[seed], wtype, etype, arch, untied, rope_scaling, split)
+            shards = sorted(f for f in os.listdir(d) if re.fullmatch(r"model-\d{5}-of-\d{5}\.gguf", f))
+            assert len(shards) == 3, shards
+            whole = os.path.join(root, f".{name}-whole.gguf")
+            write_gguf(whole, weights[seed], wtype, etype, arch, untied, rope_scaling)
+            m = loaded[name] = ref.load(whole); os.remove(whole)
+            path = os.path.join(d, shards[0])
+        elif fmt == "gguf":
             path = os.path.join(d, "model.gguf"); write_gguf(path, weights[seed], wtype, etype, arch, untied, rope_scaling)
             json.dump(dequant_fixture(path), open(os.path.join(d, "dequant.json"), "w"))
         else:
             path = d; write_hf(d, weights[seed], wtype, arch, untied, shards=2 if wtype == "bfloat16" else 1,
                                rope_scaling=rope_scaling)
-        m = loaded[name] = ref.load(path)
+        if not split:
+            m = loaded[name] = ref.load(path)
         logits = [ref.forward(m, s) for s in seqs]
         std = float(np.mean([l.std(-1).mean() for l in logits]))
         assert 0.5 < std < 5 and all(np.isfinite(l).all() for l in logits), (name, std)
@@ -272,7 +283,7 @@ def main():
         entries.append({"name": name, "format": fmt, "path": os.path.relpath(path, root), "architecture": arch,
                         "weight_type": wname, "embedding_type": etype.name if etype else wname,
                         "output": "untied" if untied else "tied", "qkv_bias": bias, "rope": m.cfg["rope"],
-                        "weights_seed": seed, "sharded": fmt == "hf" and wtype == "bfloat16",
+                        "weights_seed": seed, "sharded": (fmt == "hf" and wtype == "bfloat16") or bool(split),
                         "mean_logit_std": round(std, 4)})
     checks = {}
     for a, b in SAME_WEIGHTS:
