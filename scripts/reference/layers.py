@@ -19,6 +19,13 @@ def gelu_tanh(x):
     return np.float32(0.5) * x * (1 + np.tanh(np.float32(np.sqrt(2 / np.pi)) * (x + np.float32(0.044715) * x ** 3)))
 
 
+def gelu_tanh_f16_table(x):
+    """GELU as llama.cpp's CPU backend computes it (GGML_GELU_FP16): x rounded to f16, the f16 result of a table,
+    0 at or below -10 and x at or above 10. Only for comparing with llama.cpp; the reference uses gelu_tanh."""
+    y = gelu_tanh(x.astype(np.float16).astype(np.float32)).astype(np.float16).astype(np.float32)
+    return np.where(x <= -10, np.float32(0), np.where(x >= 10, x, y)).astype(np.float32)
+
+
 def log_softmax(row):
     """Log-probabilities of one logits row, computed in float64."""
     row = np.asarray(row, np.float64)
