@@ -44,7 +44,7 @@ import Testing
             do {
                 _ = try weights.stage(layers: 2..<3)
                 Issue.record("a stage whose tensors are in a missing shard was built")
-            } catch {
+            } catch let error as ModelFileError {
                 #expect(error.problem.contains("model-00003-of-00003.gguf"), "\(error)")
                 #expect(error.problem.contains("not present"), "\(error)")
             }
