@@ -133,11 +133,13 @@ struct Session {
 /// cache it reserved, the figures resident memory is held to (≤ 1.5 × the file + KV).
 func memoryLine(_ session: Session, modelFile path: String?) -> String {
     let engine = session.engine
-    let kvBytes = engine.blockCount * engine.options.blockSize * engine.model.kvBytesPerTokenPerLayer * engine.model.layerCount
+    let layout = engine.kvLayout
     let fileBytes = path.flatMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int } ?? 0
     let mib = { (bytes: Int) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+    let windowed = layout.window == nil ? ""
+        : " for \(layout.capacityTokens) tokens (\(mib(layout.windowBytes)) of it for the sliding-window layers' windows)"
     return "memory: peak resident \(ProcessMemory.peakResidentBytes.map(mib) ?? "unknown"), model file \(mib(fileBytes)), "
-        + "KV cache reserved \(mib(kvBytes))\n"
+        + "KV cache reserved \(mib(layout.bytes))\(windowed)\n"
 }
 
 /// This process's memory use as Linux reports it in `/proc/self/status`.

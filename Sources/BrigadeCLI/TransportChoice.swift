@@ -71,8 +71,7 @@ extension EngineOptionGroup {
     /// (and checked by `requireRoomForOneSequence`).
     func capServedLengthToTheCache(_ options: inout EngineOptions, model: any PipelineModel) {
         guard maxModelLen == nil, kvCacheMb == nil, kvCacheFraction == nil else { return }
-        let perBlock = max(1, model.kvBytesPerTokenPerLayer * model.layerCount * options.blockSize)
-        let capacity = max(1, options.kvCacheMiB * 1_048_576 / perBlock) * options.blockSize
+        let capacity = KVCacheLayout(model: model, options: options).capacityTokens
         guard capacity < model.contextLength, capacity >= 2 else { return }
         options.maxModelLength = capacity
         if (try? isMPIWorker) == true { return }
@@ -86,8 +85,7 @@ extension EngineOptionGroup {
         let context = engine.contextLength, capacity = engine.kvCapacityTokens
         guard capacity < context else { return engine }
         engine.shutdown(drain: false)
-        let bytesPerToken = Double(engine.model.kvBytesPerTokenPerLayer * engine.model.layerCount)
-        let neededMiB = Int((Double(context + blockSize) * bytesPerToken / 1_048_576).rounded(.up))
+        let neededMiB = engine.kvLayout.budgetMiB(holding: context + blockSize)
         throw CLIError("the KV cache holds \(capacity) tokens (\(kvCacheMiB) MiB) but one sequence may reach the model's context of "
                        + "\(context) tokens: raise --kv-cache-mb to \(neededMiB) or more, or serve shorter sequences with "
                        + "--max-model-len \(max(2, capacity / blockSize * blockSize))")

@@ -44,10 +44,24 @@ public struct DecoderPipelineModel: PipelineModel {
         return StageCosts(layer: d * (2 * q + 2 * kv) + 3 * d * f, embedding: d, head: d * Double(config.vocabSize))
     }
 
+    public var slidingWindow: SlidingWindow? { config.slidingWindow }
+
     public func makeStage(rank: Int, stageCount: Int, layers: Range<Int>, blockSize: Int, blockCount: Int) throws -> any StageModel {
+        try makeStage(rank: rank, stageCount: stageCount, layers: layers, blockSize: blockSize, blockCount: blockCount,
+                      windowBlockCount: 0)
+    }
+
+    /// The stage's global layers' KV in a cache of `blockCount` blocks; with `windowBlockCount > 0`, its
+    /// sliding-window layers' KV in a windowed cache of that many blocks.
+    public func makeStage(rank: Int, stageCount: Int, layers: Range<Int>, blockSize: Int, blockCount: Int,
+                          windowBlockCount: Int) throws -> any StageModel {
         let stage = try weights.stage(layers: layers)
-        let cache = PagedKVCache(layerRange: layers, blockSize: blockSize, blockCount: blockCount, kvDim: config.kvDim)
-        return DecoderStageModel(stage: stage, cache: cache)
+        let local = windowBlockCount > 0 ? layers.filter { config.attention(layer: $0).window != nil } : []
+        let cache = PagedKVCache(layerRange: layers, layers: layers.filter { !local.contains($0) }, blockSize: blockSize,
+                                 blockCount: blockCount, kvDim: config.kvDim)
+        let windowCache = local.isEmpty ? nil : PagedKVCache(layerRange: layers, layers: local, blockSize: blockSize,
+                                                             blockCount: windowBlockCount, kvDim: config.kvDim)
+        return DecoderStageModel(stage: stage, cache: cache, windowCache: windowCache)
     }
 
     public func makeDetokenizer() -> any IncrementalDetokenizer { detokenizer() }
@@ -60,13 +74,15 @@ public struct DecoderPipelineModel: PipelineModel {
     }
 }
 
-/// A `DecoderStage` with its rank's KV cache.
+/// A `DecoderStage` with its rank's KV caches.
 struct DecoderStageModel: StageModel {
     let stage: DecoderStage
     let cache: PagedKVCache
+    /// The sliding-window layers' cache, when they have one of their own.
+    let windowCache: PagedKVCache?
 
     func forward(batch: [SequenceChunk], tokens: [Int32], hidden: [Float]) throws -> StageOutput {
         try stage.forward(batch: batch, tokens: stage.hasEmbedding ? tokens : nil, hidden: stage.hasEmbedding ? nil : hidden,
-                          cache: cache)
+                          cache: cache, windowCache: windowCache)
     }
 }

@@ -57,8 +57,12 @@ public final class InferenceEngine: Sendable {
     public let model: any PipelineModel
     public let options: EngineOptions
     public let partition: StagePartition
-    /// KV cache blocks (identical on every rank).
-    public let blockCount: Int
+    /// How the KV budget is split into block pools (identical on every rank).
+    public let kvLayout: KVCacheLayout
+    /// KV cache blocks of the full pool (identical on every rank).
+    public var blockCount: Int { kvLayout.blockCount }
+    /// KV cache blocks of the sliding-window layers' pool (0 for models without such layers).
+    public var windowBlockCount: Int { kvLayout.windowBlockCount }
     let inbox = Inbox()
     let launch: PipelineLaunch
     var lifeline: Lifeline { launch.lifeline }
@@ -74,7 +78,7 @@ public final class InferenceEngine: Sendable {
         self.model = model
         self.options = options
         partition = launch.partition
-        blockCount = launch.blockCount
+        kvLayout = launch.layout
         launch.lifeline.onFailure { [inbox] in inbox.post { $0.failure = $0.failure ?? "the pipeline stopped" } }
         launch.start()
     }
@@ -139,8 +143,10 @@ public final class InferenceEngine: Sendable {
     /// The longest sequence (prompt + output) this engine serves: the model's context, or `maxModelLength`.
     public var contextLength: Int { options.contextLength(of: model) }
 
-    /// Tokens the KV cache holds (each rank holds its layers' share of every token).
-    public var kvCapacityTokens: Int { blockCount * options.blockSize }
+    /// Tokens the KV cache holds: the total length of the sequences it can hold at once (each rank holds its
+    /// layers' share of every token). Sliding-window layers keep only each sequence's window, in a pool of their own
+    /// (`windowBlockCount`), so for a model with them this counts the global layers' pool.
+    public var kvCapacityTokens: Int { kvLayout.capacityTokens }
 
     /// Rank 0's counters.
     public var statistics: EngineStatistics { inbox.read { $0.statistics } }
@@ -195,6 +201,14 @@ public final class InferenceEngine: Sendable {
             throw invalid("max_tokens", "prompt + max_tokens needs \(needed) KV blocks of \(options.blockSize) tokens but the cache has "
                           + "\(blockCount); lower max_tokens or raise --kv-cache-mb")
         }
+        if let window = kvLayout.window {
+            let windowed = WindowedBlocks.blocksPerSequence(window: window, blockSize: options.blockSize,
+                                                            chunk: min(options.maxBatchedTokens, longest), longest: longest)
+            guard windowed <= windowBlockCount else {
+                throw invalid("max_tokens", "a chunk of this request needs \(windowed) sliding-window KV blocks but that pool has "
+                              + "\(windowBlockCount); raise --kv-cache-mb or lower --max-num-batched-tokens")
+            }
+        }
     }
 }
 
@@ -209,6 +223,8 @@ public struct EngineStatistics: Sendable, Equatable {
     public var running = 0
     public var waiting = 0
     public var usedBlocks = 0
+    /// Blocks of the sliding-window layers' pool in use (0 for models without one).
+    public var usedWindowBlocks = 0
     /// Time rank 0 spent in forward passes.
     public var forwardSeconds = 0.0
 }

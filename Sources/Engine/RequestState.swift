@@ -16,6 +16,8 @@ final class RequestState {
     /// Tokens whose keys/values are in the cache.
     var computed = 0
     var blockTable: [Int32] = []
+    /// Blocks of the sliding-window layers' pool (`WindowedBlocks`), for models that have one.
+    var windowBlocks = WindowedBlockTable()
     /// A chunk that samples this request's next token is executing; it is not scheduled again until that token is
     /// handled (so a decode request is in at most one in-flight micro-batch).
     var inFlight = false

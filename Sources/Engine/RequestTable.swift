@@ -1,11 +1,15 @@
+import Model
+
 /// One rank's replica of the request table: every live request, the waiting queue, the running list, in-flight marks
-/// and the KV block allocator.
+/// and the KV block allocators (the full pool, and the sliding-window layers' pool of a model that has them).
 ///
 /// Every rank applies the same intake, the same plans and the same executed batches in the same iterations, so every
 /// replica goes through the same states and hands out the same block ids (`hash` checks it). Only rank 0 decides;
 /// the others replay and fail loudly if a plan does not fit.
 final class RequestTable {
     private(set) var blocks: BlockManager
+    /// The sliding-window layers' pool (nil: the model has none, and every layer uses `blocks`).
+    private(set) var windowed: WindowedBlocks?
     let contextLength: Int
     private(set) var requests: [Int: RequestState] = [:]
     /// Waiting requests in arrival order (preempted ones go back to their arrival position).
@@ -16,8 +20,9 @@ final class RequestTable {
     private(set) var nextArrival = 0
     private(set) var preemptions = 0
 
-    init(blocks: BlockManager, contextLength: Int) {
+    init(blocks: BlockManager, windowed: WindowedBlocks? = nil, contextLength: Int) {
         self.blocks = blocks
+        self.windowed = windowed
         self.contextLength = contextLength
     }
 
@@ -40,12 +45,27 @@ final class RequestTable {
         guard requests.removeValue(forKey: state.arrival) != nil else { return }
         running.removeAll { $0 === state }
         waiting.removeAll { $0 === state }
-        blocks.release(&state.blockTable)
+        release(state)
         state.status = .finished
     }
 
+    /// Frees both of `state`'s block tables.
+    private func release(_ state: RequestState) {
+        blocks.release(&state.blockTable)
+        windowed?.release(&state.windowBlocks)
+    }
+
+    /// What the stage runs for `planned`: its positions, the full block table and (with a sliding-window pool) the
+    /// windowed one.
+    func sequenceChunk(_ planned: PlannedChunk, of state: RequestState, wantsLogits: Bool) -> SequenceChunk {
+        SequenceChunk(startPosition: planned.start, tokenCount: planned.count, blockTable: state.blockTable,
+                      wantsLogits: wantsLogits, windowBlockTable: state.windowBlocks.blocks,
+                      windowStart: state.windowBlocks.firstBlock * (windowed?.blockSize ?? 0))
+    }
+
     /// Applies rank 0's schedule: preemptions first, then each chunk (admitting waiting requests, growing block
-    /// tables, advancing computed positions, marking sampling chunks in flight).
+    /// tables, sliding windowed block tables past the blocks the chunk's window no longer sees (see `WindowedBlocks`
+    /// for why that is safe at scheduling time), advancing computed positions, marking sampling chunks in flight).
     /// - Throws: `ScheduleMismatch` when this replica cannot follow the plan (it diverged, or has fewer KV blocks).
     func apply(_ plan: IterationPlan, rank: Int) throws(ScheduleMismatch) {
         func mismatch(_ message: String) -> ScheduleMismatch {
@@ -56,7 +76,7 @@ final class RequestTable {
                 throw mismatch("cannot preempt request #\(arrival): it is not a running request outside a micro-batch here")
             }
             running.removeAll { $0 === state }
-            blocks.release(&state.blockTable)
+            release(state)
             state.computed = 0
             state.status = .waiting
             waiting.insert(state, at: waiting.firstIndex { $0.arrival > arrival } ?? waiting.endIndex)
@@ -75,6 +95,11 @@ final class RequestTable {
                 throw mismatch("request #\(chunk.arrival) needs \(needed) more KV blocks but only \(blocks.freeBlocks) of "
                                + "\(blocks.blockCount) are free on this rank; every rank must be given the same KV cache "
                                + "size (--kv-cache-mb) and block size")
+            }
+            if windowed?.advance(&state.windowBlocks, start: chunk.start, count: chunk.count) == false {
+                throw mismatch("request #\(chunk.arrival) needs more sliding-window KV blocks than the \(windowed!.manager.freeBlocks) "
+                               + "of \(windowed!.manager.blockCount) free on this rank; every rank must be given the same KV "
+                               + "cache size (--kv-cache-mb), block size and batch limits")
             }
             if state.status == .waiting {
                 waiting.removeAll { $0 === state }
@@ -102,6 +127,11 @@ final class RequestTable {
                 h.combine(state.lastScheduled)
                 h.combine(state.blockTable.count)
                 for block in state.blockTable { h.combine(Int(block)) }
+                if windowed != nil {  // models without a sliding-window pool hash as before
+                    h.combine(state.windowBlocks.firstBlock)
+                    h.combine(state.windowBlocks.blocks.count)
+                    for block in state.windowBlocks.blocks { h.combine(Int(block)) }
+                }
                 if let last = state.tokens.last { h.combine(Int(last)) }
             }
         }

@@ -3,8 +3,9 @@
 /// Running requests (a decode token each, or the next chunk of their prompt) and waiting requests in arrival order
 /// (FCFS, no overtaking) share each micro-batch; see `fill` for which go first. Requests whose sampled token is still executing (in flight) are skipped, so
 /// chunks of one long prompt pipeline through the stages while a decode request sits in at most one micro-batch.
-/// When KV blocks run out, the youngest running request outside every micro-batch is preempted and later recomputed
-/// from its tokens; nothing is lost.
+/// When KV blocks run out (in either pool: a model with sliding-window layers has a second one, see `WindowedBlocks`),
+/// the youngest running request outside every micro-batch is preempted and later recomputed from its tokens; nothing
+/// is lost.
 ///
 /// `plan` only decides; `RequestTable.apply` carries the decision out, on rank 0 and on every other rank alike.
 struct Scheduler {
@@ -38,11 +39,22 @@ struct Scheduler {
         let limit = spreadLimit(table)
         var budget = maxBatchedTokens
         var free = table.blocks.freeBlocks
+        var freeWindowed = table.windowed?.manager.freeBlocks ?? 0
         var preempted: Set<Int> = []
         var scheduled: Set<Int> = []
 
-        func blocksToGrow(_ state: RequestState, by count: Int) -> Int {
-            max(0, table.blocks.blocksNeeded(tokens: state.computed + count) - state.blockTable.count)
+        /// The blocks scheduling `count` more tokens of `state` takes from each pool (net of the windowed blocks it
+        /// releases first).
+        func blocksToGrow(_ state: RequestState, by count: Int) -> (full: Int, windowed: Int) {
+            let full = max(0, table.blocks.blocksNeeded(tokens: state.computed + count) - state.blockTable.count)
+            guard let windowed = table.windowed else { return (full, 0) }
+            let (released, needed) = windowed.demand(state.windowBlocks, start: state.computed, count: count)
+            return (full, needed - released)
+        }
+        func fits(_ needed: (full: Int, windowed: Int)) -> Bool { needed.full <= free && needed.windowed <= freeWindowed }
+        func take(_ needed: (full: Int, windowed: Int)) {
+            free -= needed.full
+            freeWindowed -= needed.windowed
         }
         func add(_ state: RequestState, _ count: Int) {
             plan.chunks.append(PlannedChunk(arrival: state.arrival, start: state.computed, count: count))
@@ -61,15 +73,16 @@ struct Scheduler {
                 let count = min(state.uncomputed, budget)
                 guard count > 0 else { continue }
                 let needed = blocksToGrow(state, by: count)
-                while needed > free, let victim = table.running.last(where: {
+                while !fits(needed), let victim = table.running.last(where: {
                     $0 !== state && !$0.inFlight && !preempted.contains($0.arrival) && !scheduled.contains($0.arrival)
                 }) {
                     preempted.insert(victim.arrival)
                     plan.preempted.append(victim.arrival)
                     free += victim.blockTable.count
+                    freeWindowed += victim.windowBlocks.blocks.count
                 }
-                guard needed <= free else { return }
-                free -= needed
+                guard fits(needed) else { return }
+                take(needed)
                 add(state, count)
             }
         }
@@ -80,8 +93,8 @@ struct Scheduler {
                 guard budget > 0, plan.chunks.count < limit else { return }
                 let count = min(state.uncomputed, budget)
                 let needed = blocksToGrow(state, by: count)
-                guard needed <= free else { return }
-                free -= needed
+                guard fits(needed) else { return }
+                take(needed)
                 add(state, count)
             }
         }

@@ -12,12 +12,21 @@ public struct SequenceChunk: Sendable, Equatable {
     public var blockTable: [Int32]
     /// Whether the last stage computes logits for this chunk's last token.
     public var wantsLogits: Bool
+    /// Block ids of the stage's windowed cache (sliding-window layers) covering positions
+    /// `windowStart ..< startPosition + tokenCount`: at least every position the chunk's tokens see, from
+    /// `max(0, startPosition − window + 1)`. Empty when the stage has no windowed cache.
+    public var windowBlockTable: [Int32]
+    /// The position `windowBlockTable[0]` starts at: a multiple of the windowed cache's block size.
+    public var windowStart: Int
 
-    public init(startPosition: Int, tokenCount: Int, blockTable: [Int32], wantsLogits: Bool) {
+    public init(startPosition: Int, tokenCount: Int, blockTable: [Int32], wantsLogits: Bool,
+                windowBlockTable: [Int32] = [], windowStart: Int = 0) {
         self.startPosition = startPosition
         self.tokenCount = tokenCount
         self.blockTable = blockTable
         self.wantsLogits = wantsLogits
+        self.windowBlockTable = windowBlockTable
+        self.windowStart = windowStart
     }
 }
 
@@ -87,11 +96,16 @@ public struct DecoderStage: Sendable {
     /// - Parameters:
     ///   - tokens: the batch's token ids in order (`Σ tokenCount`), required on the first stage.
     ///   - hidden: the previous stage's hidden states `[Σ tokenCount × hiddenSize]`, required on other stages.
-    ///   - cache: this stage's KV cache; block tables in `batch` must point into it.
-    public func forward(batch: [SequenceChunk], tokens: [Int32]? = nil, hidden: [Float]? = nil, cache: PagedKVCache) throws(StageError) -> StageOutput {
+    ///   - cache: this stage's KV cache for every layer `windowCache` does not hold; the chunks' `blockTable`s
+    ///     point into it.
+    ///   - windowCache: the KV cache of (some of) the stage's sliding-window layers, if it has one; the chunks'
+    ///     `windowBlockTable`s point into it. Those layers read and write only the positions their window sees, so
+    ///     the results are bit-identical to keeping them in `cache`.
+    public func forward(batch: [SequenceChunk], tokens: [Int32]? = nil, hidden: [Float]? = nil, cache: PagedKVCache,
+                        windowCache: PagedKVCache? = nil) throws(StageError) -> StageOutput {
         let d = config.hiddenSize
         let tokenCount = batch.reduce(0) { $0 + $1.tokenCount }
-        try validate(batch: batch, tokenCount: tokenCount, cache: cache)
+        try validate(batch: batch, tokenCount: tokenCount, cache: cache, windowCache: windowCache)
         var x: [Float]
         if let embedding {
             guard let tokens, tokens.count == tokenCount else { throw StageError.badInput("first stage needs \(tokenCount) token ids, got \(tokens?.count ?? 0)") }
@@ -115,17 +129,32 @@ public struct DecoderStage: Sendable {
         }
         if tokenCount == 0 { return hasHead ? .logits([]) : .hidden([]) }
 
-        let plan = BatchPlan(batch: batch, headDim: config.headDim, ropes: ropes)
+        let plan = BatchPlan(batch: batch, headDim: config.headDim, ropes: ropes, windowBlockSize: windowCache?.blockSize)
         for (index, layer) in layers.enumerated() {
-            layer.run(&x, LayerContext(config: config, plan: plan, cache: cache, layer: layerRange.lowerBound + index))
+            let l = layerRange.lowerBound + index
+            let context = if let windowCache, windowCache.holds(layer: l) {
+                LayerContext(config: config, plan: plan, cache: windowCache, tables: plan.windowTables, layer: l)
+            } else {
+                LayerContext(config: config, plan: plan, cache: cache, tables: plan.tables, layer: l)
+            }
+            layer.run(&x, context)
         }
         guard hasHead, let outputNorm, let output else { return .hidden(x) }
         return .logits(head(x: x, batch: batch, norm: outputNorm, output: output))
     }
 
-    func validate(batch: [SequenceChunk], tokenCount: Int, cache: PagedKVCache) throws(StageError) {
-        guard cache.layerRange == layerRange, cache.kvDim == config.kvDim else {
-            throw StageError.badInput("KV cache is for layers \(cache.layerRange) with kvDim \(cache.kvDim), stage has \(layerRange) and \(config.kvDim)")
+    func validate(batch: [SequenceChunk], tokenCount: Int, cache: PagedKVCache, windowCache: PagedKVCache?) throws(StageError) {
+        for candidate in [cache] + (windowCache.map { [$0] } ?? []) {
+            guard candidate.layerRange == layerRange, candidate.kvDim == config.kvDim else {
+                throw StageError.badInput("KV cache is for layers \(candidate.layerRange) with kvDim \(candidate.kvDim), stage has \(layerRange) and \(config.kvDim)")
+            }
+        }
+        for l in layerRange {
+            let windowed = windowCache?.holds(layer: l) == true
+            guard windowed || cache.holds(layer: l) else { throw StageError.badInput("no KV cache holds layer \(l)") }
+            guard !windowed || config.attention(layer: l).window != nil else {
+                throw StageError.badInput("layer \(l) has no sliding window but its KV is in the windowed cache")
+            }
         }
         for (i, chunk) in batch.enumerated() {
             let end = chunk.startPosition + chunk.tokenCount
@@ -135,6 +164,16 @@ public struct DecoderStage: Sendable {
             guard chunk.blockTable.count * cache.blockSize >= end,
                   chunk.blockTable.allSatisfy({ $0 >= 0 && Int($0) < cache.blockCount }) else {
                 throw StageError.badInput("sequence \(i): block table \(chunk.blockTable) does not cover \(end) positions in a cache of \(cache.blockCount) blocks")
+            }
+            if let windowCache, let window = config.slidingWindow?.window {
+                let size = windowCache.blockSize, first = chunk.windowStart / size
+                guard chunk.windowStart % size == 0, chunk.windowStart <= max(0, chunk.startPosition - window + 1),
+                      (first + chunk.windowBlockTable.count) * size >= end,
+                      chunk.windowBlockTable.allSatisfy({ $0 >= 0 && Int($0) < windowCache.blockCount }) else {
+                    throw StageError.badInput("sequence \(i): windowed block table \(chunk.windowBlockTable) from position "
+                                              + "\(chunk.windowStart) does not cover the window of positions "
+                                              + "\(chunk.startPosition)..<\(end) in a cache of \(windowCache.blockCount) blocks")
+                }
             }
         }
     }

@@ -69,6 +69,10 @@ final class ServerMetrics: Sendable {
             gauge("requests_waiting", "Requests waiting for admission", Double(statistics.waiting))
             gauge("kv_blocks_used", "KV cache blocks in use", Double(statistics.usedBlocks))
             gauge("kv_blocks_total", "KV cache blocks", Double(engine.blockCount))
+            if engine.windowBlockCount > 0 {
+                gauge("kv_window_blocks_used", "Sliding-window layers' KV cache blocks in use", Double(statistics.usedWindowBlocks))
+                gauge("kv_window_blocks_total", "Sliding-window layers' KV cache blocks", Double(engine.windowBlockCount))
+            }
             gauge("pipeline_failed", "1 after a pipeline fault", engine.failure == nil ? 0 : 1)
             for stage in engine.stageStatistics {
                 let labels = [("stage", String(stage.rank))]

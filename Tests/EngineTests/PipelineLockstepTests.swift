@@ -49,7 +49,7 @@ final class Recorder: PipelineObserver {
 
     /// Checks the records of a finished engine; returns the iterations that launched a micro-batch.
     @discardableResult
-    static func checkLockstep(_ recorder: Recorder, stages: Int, blockCount: Int? = nil,
+    static func checkLockstep(_ recorder: Recorder, stages: Int, blockCount: Int? = nil, windowBlockCount: Int? = nil,
                               sourceLocation: SourceLocation = #_sourceLocation) -> Int {
         let ranks = recorder.byRank(stages)
         let reference = ranks[0]
@@ -65,6 +65,10 @@ final class Recorder: PipelineObserver {
                 break
             }
             if let blockCount { #expect(records.last?.freeBlocks == blockCount, "rank \(rank) leaked KV blocks", sourceLocation: sourceLocation) }
+            if let windowBlockCount {
+                #expect(records.last?.freeWindowBlocks == windowBlockCount, "rank \(rank) leaked sliding-window KV blocks",
+                        sourceLocation: sourceLocation)
+            }
             #expect(records.last?.inFlight == 0, sourceLocation: sourceLocation)
         }
         // Every launched micro-batch is handled exactly once, in launch order (relay completeness, FIFO, count sum).

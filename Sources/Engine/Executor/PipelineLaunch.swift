@@ -6,7 +6,7 @@ import Kernels
 /// and joins the rank threads and the watchdog.
 final class PipelineLaunch: Sendable {
     let partition: StagePartition
-    let blockCount: Int
+    let layout: KVCacheLayout
     let lifeline = Lifeline()
     let monitors: [RankMonitor]
     let watchdog: Watchdog
@@ -25,21 +25,21 @@ final class PipelineLaunch: Sendable {
         guard partition.stageCount == stages else {
             throw PartitionError("the partition \(partition) has \(partition.stageCount) stages but --pp is \(stages)")
         }
-        let perBlock = max(1, model.kvBytesPerTokenPerLayer * model.layerCount * options.blockSize)
-        blockCount = max(1, options.kvCacheMiB * 1_048_576 / perBlock)
+        layout = KVCacheLayout(model: model, options: options)
 
         var setups: [RankSetup] = []
         for (rank, communicator) in hosted {
             let layers = partition.ranges[rank]
-            let blocks = options.kvBlocksByRank?[rank] ?? blockCount
+            let blocks = options.kvBlocksByRank?[rank] ?? layout.blockCount
             let relay = Relay(rank: rank, size: stages, channel: try communicator?.duplicate(), lifeline: lifeline,
                               slotCount: options.slotCount(stages: stages), trace: options.trace)
             options.trace?.describe(rank: rank, layers: layers)
             let stage = try model.makeStage(rank: rank, stageCount: stages, layers: layers, blockSize: options.blockSize,
-                                            blockCount: blocks)
+                                            blockCount: blocks, windowBlockCount: layout.windowBlockCount)
             setups.append(RankSetup(rank: rank, size: stages, layers: layers, stage: stage, model: model,
                                     communicator: communicator, relay: relay, monitor: RankMonitor(rank: rank, layers: layers),
-                                    lifeline: lifeline, options: options, blockCount: blocks, inbox: rank == 0 ? inbox : nil))
+                                    lifeline: lifeline, options: options, blockCount: blocks, layout: layout,
+                                    inbox: rank == 0 ? inbox : nil))
         }
         self.setups = setups
         monitors = setups.map(\.monitor)

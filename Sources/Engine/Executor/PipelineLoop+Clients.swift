@@ -84,7 +84,8 @@ extension PipelineLoop {
         }
         if plan.chunks.isEmpty && !plan.stop && outstanding == 0 && !table.isEmpty {
             throw PipelineFailure(message: "rank 0 cannot schedule any of its \(table.requests.count) requests with "
-                                  + "\(table.blocks.freeBlocks) of \(table.blocks.blockCount) KV blocks free")
+                                  + "\(table.blocks.freeBlocks) of \(table.blocks.blockCount) KV blocks free"
+                                  + (table.windowed.map { ", \($0.manager.freeBlocks) of \($0.manager.blockCount) sliding-window blocks" } ?? ""))
         }
         try table.apply(plan, rank: rank)
         if setup.size > 1 { try passDownstream(plan.encoded(), tag: .schedule, slots: &planSends) }
@@ -102,6 +103,7 @@ extension PipelineLoop {
         clients.statistics.running = table.running.count
         clients.statistics.waiting = table.waiting.count
         clients.statistics.usedBlocks = table.blocks.usedBlocks
+        clients.statistics.usedWindowBlocks = table.windowed?.manager.usedBlocks ?? 0
         clients.statistics.forwardSeconds = statistics.forwardSeconds
         let snapshot = clients.statistics
         inbox.post { $0.statistics = snapshot }

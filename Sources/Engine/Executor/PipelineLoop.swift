@@ -14,7 +14,10 @@ struct RankSetup: Sendable {
     let monitor: RankMonitor
     let lifeline: Lifeline
     let options: EngineOptions
+    /// Blocks of this rank's full KV pool (`layout.blockCount` unless a test configures ranks differently).
     let blockCount: Int
+    /// The KV pools (the windowed pool's size and window come from here).
+    let layout: KVCacheLayout
     /// Client requests and responses; rank 0 only.
     let inbox: Inbox?
 }
@@ -59,7 +62,11 @@ final class PipelineLoop {
     init(setup: RankSetup) {
         self.setup = setup
         let options = setup.options
+        let layout = setup.layout
         table = RequestTable(blocks: BlockManager(blockSize: options.blockSize, blockCount: setup.blockCount),
+                             windowed: layout.window.map {
+                                 WindowedBlocks(blockSize: options.blockSize, blockCount: layout.windowBlockCount, window: $0)
+                             },
                              contextLength: setup.options.contextLength(of: setup.model))
         scheduler = Scheduler(maxBatchedTokens: options.maxBatchedTokens, maxSequences: options.maxSequences,
                               stages: setup.size)
@@ -147,8 +154,7 @@ final class PipelineLoop {
             }
             let end = planned.start + planned.count
             let samples = end == state.tokens.count
-            chunks.append(SequenceChunk(startPosition: planned.start, tokenCount: planned.count,
-                                        blockTable: state.blockTable, wantsLogits: samples))
+            chunks.append(table.sequenceChunk(planned, of: state, wantsLogits: samples))
             if isFirst { tokens += state.tokens[planned.start..<end] }
             if samples { sampling.append(planned.arrival) }
         }
@@ -299,7 +305,8 @@ final class PipelineLoop {
         }
         observer.iterationEnded(IterationRecord(rank: rank, iteration: plan.iteration, batch: batch, handled: handled,
                                                 tableHash: tableHash(), inFlight: outstanding,
-                                                freeBlocks: table.blocks.freeBlocks, stops: stops))
+                                                freeBlocks: table.blocks.freeBlocks,
+                                                freeWindowBlocks: table.windowed?.manager.freeBlocks ?? 0, stops: stops))
     }
 
     func publishStatistics() {

@@ -173,6 +173,8 @@ public struct IterationRecord: Sendable, Equatable {
     public var tableHash: UInt64
     public var inFlight: Int
     public var freeBlocks: Int
+    /// Free blocks of the sliding-window layers' pool (0 without one).
+    public var freeWindowBlocks: Int
     /// Whether the pipeline stops after this iteration.
     public var stops: Bool
 }

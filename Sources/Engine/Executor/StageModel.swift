@@ -57,9 +57,19 @@ public protocol PipelineModel: Sendable {
     /// Cost model for the default (balanced) stage split.
     var costs: StageCosts { get }
 
+    /// The layers that attend only to a sliding window of recent positions (Gemma 3's local layers), if any; the
+    /// executor then keeps their KV in a second, windowed block pool (`KVCacheLayout`). Default: none.
+    var slidingWindow: SlidingWindow? { get }
+
     /// Builds the stage of `rank` (of `stageCount`) holding `layers`, with a KV cache of `blockCount` blocks of
     /// `blockSize` tokens for those layers.
     func makeStage(rank: Int, stageCount: Int, layers: Range<Int>, blockSize: Int, blockCount: Int) throws -> any StageModel
+
+    /// Builds the stage as above, with the KV of its sliding-window layers in a windowed cache of `windowBlockCount`
+    /// blocks (0: every layer in the one cache). The chunks the stage runs then carry windowed block tables into it.
+    /// Default: models without `slidingWindow` ignore it.
+    func makeStage(rank: Int, stageCount: Int, layers: Range<Int>, blockSize: Int, blockCount: Int,
+                   windowBlockCount: Int) throws -> any StageModel
 
     /// A fresh streaming detokenizer for one request.
     func makeDetokenizer() -> any IncrementalDetokenizer
@@ -69,6 +79,13 @@ public protocol PipelineModel: Sendable {
 }
 
 extension PipelineModel {
+    public var slidingWindow: SlidingWindow? { nil }
+
+    public func makeStage(rank: Int, stageCount: Int, layers: Range<Int>, blockSize: Int, blockCount: Int,
+                          windowBlockCount: Int) throws -> any StageModel {
+        try makeStage(rank: rank, stageCount: stageCount, layers: layers, blockSize: blockSize, blockCount: blockCount)
+    }
+
     /// Models without a tokenizer accept token ids only.
     public func encode(_ text: String) throws -> [Int32] {
         throw EngineError.invalidRequest(parameter: "prompt", message: "the model \(name) has no tokenizer; submit token ids")

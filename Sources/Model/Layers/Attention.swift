@@ -79,13 +79,13 @@ struct AttentionBlock: Sendable {
 
     /// Writes every token's rotated key and its value into its cache slot.
     func store(keys k: [Float], values v: [Float], _ context: LayerContext) {
-        let kvDim = context.config.kvDim, plan = context.plan, cache = context.cache
-        plan.tables.withUnsafeBufferPointer { tables in
+        let kvDim = context.config.kvDim, plan = context.plan, cache = context.cache, tables = context.tables
+        let keys = cache.keys(layer: context.layer), values = cache.values(layer: context.layer)
+        tables.entries.withUnsafeBufferPointer { entries in
             for token in 0..<plan.tokenCount {
-                let table = tables.baseAddress! + plan.tableStart[plan.sequence[token]]
-                let slot = cache.slot(table, plan.position[token])
-                k.withUnsafeBufferPointer { cache.key(layer: context.layer, slot: slot).update(from: $0.baseAddress! + token * kvDim, count: kvDim) }
-                v.withUnsafeBufferPointer { cache.value(layer: context.layer, slot: slot).update(from: $0.baseAddress! + token * kvDim, count: kvDim) }
+                let slot = cache.slot(entries.baseAddress!, base: tables.base[plan.sequence[token]], plan.position[token])
+                k.withUnsafeBufferPointer { (keys + slot * kvDim).update(from: $0.baseAddress! + token * kvDim, count: kvDim) }
+                v.withUnsafeBufferPointer { (values + slot * kvDim).update(from: $0.baseAddress! + token * kvDim, count: kvDim) }
             }
         }
     }
@@ -99,15 +99,16 @@ struct AttentionBlock: Sendable {
     /// computed in the same order whatever its batch-mates: scores with `VectorOps.dot`, `VectorOps.softmax`, then
     /// values accumulated position by position.
     func attend(_ q: [Float], _ context: LayerContext, into out: inout [Float]) {
-        let config = context.config, plan = context.plan, cache = context.cache, layer = context.layer
-        let hd = config.headDim, kvHeads = config.kvHeadCount, group = config.headCount / kvHeads
+        let config = context.config, plan = context.plan, cache = context.cache, tables = context.tables
+        let keyBase = cache.keys(layer: context.layer), valueBase = cache.values(layer: context.layer)
+        let hd = config.headDim, kvDim = config.kvDim, kvHeads = config.kvHeadCount, group = config.headCount / kvHeads
         let scale = config.attentionScale ?? 1 / Float(hd).squareRoot()
         let longest = min((plan.position.max() ?? 0) + 1, window ?? Int.max)
         let window = self.window
         q.withUnsafeBufferPointer { q in
-            plan.tables.withUnsafeBufferPointer { tables in
+            tables.entries.withUnsafeBufferPointer { entries in
                 out.withUnsafeMutableBufferPointer { out in
-                    let q = q.baseAddress!, tables = tables.baseAddress!, out = out.baseAddress!
+                    let q = q.baseAddress!, entries = entries.baseAddress!, out = out.baseAddress!
                     // Few tokens (decode): one item per query head, so the threads get even shares.
                     let pieces = plan.tokenCount * kvHeads >= 4 * KernelThreads.count ? 1 : group
                     parallelChunks(plan.tokenCount * kvHeads * pieces, minimumPerChunk: 1) { range in
@@ -120,12 +121,12 @@ struct AttentionBlock: Sendable {
                                     let end = plan.position[token] + 1
                                     let start = window.map { max(0, end - $0) } ?? 0
                                     let length = end - start
-                                    let table = tables + plan.tableStart[plan.sequence[token]]
-                                    for i in 0..<length { slots[i] = cache.slot(table, start + i) }
+                                    let base = tables.base[plan.sequence[token]]
+                                    for i in 0..<length { slots[i] = cache.slot(entries, base: base, start + i) * kvDim }
                                     let firstHead = token * config.headCount + kvHead * group
                                     // 1. Scores of each query head against every key.
                                     for i in 0..<length {
-                                        let key = cache.key(layer: layer, slot: slots[i]) + kvHead * hd
+                                        let key = keyBase + slots[i] + kvHead * hd
                                         for h in ownHeads {
                                             scores[h * length + i] = VectorOps.dot(q + (firstHead + h) * hd, key, hd) * scale
                                         }
@@ -134,8 +135,8 @@ struct AttentionBlock: Sendable {
                                     for h in ownHeads {
                                         let weights = scores + h * length
                                         VectorOps.softmax(weights, length)
-                                        weightedValues(weights, slots: slots, length: length, layer: layer, offset: kvHead * hd,
-                                                       headDim: hd, cache: cache, into: out + (firstHead + h) * hd)
+                                        weightedValues(weights, values: valueBase, offsets: slots, length: length,
+                                                       offset: kvHead * hd, headDim: hd, into: out + (firstHead + h) * hd)
                                     }
                                 }
                             }
@@ -146,16 +147,17 @@ struct AttentionBlock: Sendable {
         }
     }
 
-    /// `result = Σ_p weights[p] · value(p)` over `hd` columns, 32 columns at a time in registers; each column is one
-    /// fused multiply-add per position, in position order.
+    /// `result = Σ_p weights[p] · value(p)` over `hd` columns, where position `p`'s value vector starts at
+    /// `values + offsets[p] + offset`; 32 columns at a time in registers, each column one fused multiply-add per
+    /// position, in position order.
     @inline(__always)
-    private func weightedValues(_ weights: UnsafePointer<Float>, slots: UnsafePointer<Int>, length: Int, layer: Int,
-                                offset: Int, headDim hd: Int, cache: PagedKVCache, into result: UnsafeMutablePointer<Float>) {
+    private func weightedValues(_ weights: UnsafePointer<Float>, values: UnsafePointer<Float>, offsets: UnsafePointer<Int>,
+                                length: Int, offset: Int, headDim hd: Int, into result: UnsafeMutablePointer<Float>) {
         var column = 0
         while column + 32 <= hd {
             var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
             for position in 0..<length {
-                let value = UnsafeRawPointer(cache.value(layer: layer, slot: slots[position]) + offset + column)
+                let value = UnsafeRawPointer(values + offsets[position] + offset + column)
                 let w = SIMD8<Float>(repeating: weights[position])
                 a0.addProduct(w, value.loadUnaligned(as: SIMD8<Float>.self))
                 a1.addProduct(w, value.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
@@ -172,7 +174,7 @@ struct AttentionBlock: Sendable {
         while column < hd {
             var sum: Float = 0
             for position in 0..<length {
-                sum = sum.addingProduct(weights[position], cache.value(layer: layer, slot: slots[position])[offset + column])
+                sum = sum.addingProduct(weights[position], values[offsets[position] + offset + column])
             }
             result[column] = sum
             column += 1

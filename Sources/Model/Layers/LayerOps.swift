@@ -9,9 +9,11 @@ struct BatchPlan {
     var sequence: [Int] = []
     /// For each token: its position in its sequence.
     var position: [Int] = []
-    /// Block tables, flattened; `tableStart[s]` is where sequence `s`'s table begins.
-    var tables: [Int32] = []
-    var tableStart: [Int] = []
+    /// The sequences' full block tables (every position), for layers that attend to the whole sequence.
+    var tables = BlockTables()
+    /// The sequences' windowed block tables (the positions the window still sees), for sliding-window layers whose
+    /// keys and values live in the stage's windowed cache.
+    var windowTables = BlockTables()
     /// `rotations[rope]`: the cosines and sines of that RoPE's angles, `[token][pair]`.
     var rotations: [Rotation] = []
 
@@ -22,10 +24,23 @@ struct BatchPlan {
         let pairing: RoPEPairing
     }
 
-    init(batch: [SequenceChunk], headDim: Int, ropes: [RoPE]) {
+    /// The block tables of a batch, flattened: sequence `s`'s block for position `p` is `entries[base[s] + p / blockSize]`.
+    struct BlockTables {
+        var entries: [Int32] = []
+        /// Per sequence; negative past the entries' start for a windowed table whose first entry covers a later block.
+        var base: [Int] = []
+
+        mutating func append(_ table: [Int32], firstBlock: Int) {
+            base.append(entries.count - firstBlock)
+            entries.append(contentsOf: table)
+        }
+    }
+
+    /// - Parameter windowBlockSize: the windowed cache's block size, when the stage has one.
+    init(batch: [SequenceChunk], headDim: Int, ropes: [RoPE], windowBlockSize: Int? = nil) {
         for (s, chunk) in batch.enumerated() {
-            tableStart.append(tables.count)
-            tables.append(contentsOf: chunk.blockTable)
+            tables.append(chunk.blockTable, firstBlock: 0)
+            if let windowBlockSize { windowTables.append(chunk.windowBlockTable, firstBlock: chunk.windowStart / windowBlockSize) }
             for i in 0..<chunk.tokenCount {
                 sequence.append(s)
                 position.append(chunk.startPosition + i)
@@ -50,11 +65,15 @@ struct BatchPlan {
     var tokenCount: Int { position.count }
 }
 
-/// What every layer of a forward pass shares: the model's shape, the batch, the stage's KV cache and the layer's index.
+/// What every layer of a forward pass shares: the model's shape, the batch, the KV cache holding this layer (the
+/// stage's windowed cache for a sliding-window layer, when it has one) with the block tables that address it, and the
+/// layer's index.
 struct LayerContext {
     let config: ModelConfig
     let plan: BatchPlan
     let cache: PagedKVCache
+    /// `plan.tables` or `plan.windowTables`, whichever addresses `cache`.
+    let tables: BatchPlan.BlockTables
     /// The layer's index in the whole model (the cache is addressed by it).
     let layer: Int
     var tokens: Int { plan.tokenCount }
