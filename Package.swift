@@ -31,8 +31,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
-        // Layer 1: numeric kernels (SIMD, quantized blocks, threads). No dependencies.
-        .target(name: "Kernels", swiftSettings: simdFlags),
+        // Layer 1: numeric kernels (SIMD, quantized blocks, threads), and their C variants with intrinsics Swift cannot
+        // emit (vpmaddwd, vpdpwssd), chosen at run time from CPUID. The baseline stays x86-64-v3: the VNNI variants
+        // carry per-function target attributes and only run where the CPU has them.
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-march=x86-64-v3", "-O3", "-ffp-contract=off"])]
+        ),
+        .target(name: "Kernels", dependencies: ["CKernels"], swiftSettings: simdFlags),
         // Layer 1: byte-level BPE tokenizers and the Jinja subset used by chat templates. No dependencies.
         .target(name: "Tokenization", swiftSettings: simdFlags),
         .target(name: "ChatTemplates"),

@@ -1,64 +1,66 @@
-/// A quantized weight matrix (Q4_0, Q4_1 or Q8_0) rearranged at load time into panels of 8 rows, so that the integer
-/// kernels in `QuantMatMul` compute 8 output rows at once with one row per SIMD lane.
+/// A quantized weight matrix rearranged at load time into panels of 8 rows, so that the integer kernels
+/// (`QuantMatMul`, and the C variants in `CKernels`) compute 8 output rows at once with one row per SIMD lane.
 ///
-/// Layout: panel `p` holds rows `8p ..< 8p+8` (the last panel is padded with zero rows); its blocks of 32 columns
-/// follow one another, each as
+/// Layout: panel `p` holds rows `8p ..< 8p+8` (the last panel is padded with zero rows); its blocks (one per GGUF block:
+/// 32 columns, or 256 for K-quants and IQ4_XS) follow one another, each holding the 8 rows' GGUF blocks rearranged
+/// as `PanelLayout` describes. For Q4_0 / Q4_1 / Q8_0, which the Swift kernels also read:
 /// - `d[8]`, the GGUF blocks' f16 scales of the 8 rows, then for Q4_1 `m[8]` (f16; Q4_0's offset `-8·d` is computed);
 /// - for 4-bit types, 4 groups of 32 bytes: in group `g`, 32-bit lane `r` is row `r`'s quant bytes `4g ..< 4g+4` (low
 ///   nibbles are columns `4g…4g+3`, high nibbles `16+4g…19+4g`);
 /// - for Q8_0, 8 groups of 32 bytes: group `2g` has columns `4g ..< 4g+4` of each row in lane `r`, group `2g+1`
 ///   columns `16+4g ..< 20+4g`.
 ///
-/// That is exactly the GGUF blocks' bytes, rearranged: nothing is dequantized, resident memory stays the file size.
+/// That is the GGUF blocks' bytes, rearranged: nothing is dequantized, resident memory stays the file size (plus a
+/// few bytes per 256 weights where K-quant scales are decoded).
 ///
 /// `@unchecked Sendable`: the panel bytes are written once in `init` and only read afterwards; they are freed in
 /// `deinit`, when no stage refers to the matrix any more.
 public final class PackedMatrix: @unchecked Sendable {
-    /// The encoding the matrix came from (`q4_0`, `q4_1` or `q8_0`).
+    /// The encoding the matrix came from.
     public let type: TensorType
     public let rows: Int
     public let columns: Int
     /// Panels of 8 rows (`⌈rows / 8⌉`).
     public let panels: Int
-    /// Blocks of 32 columns.
+    /// Blocks of 32 columns (the activations' blocks).
     public let blocks: Int
-    /// Bytes of one panel's block (scales, offsets, quants).
+    /// Panel blocks per panel: one per GGUF block of a row (`columns / type.blockElements`).
+    public let superblocks: Int
+    /// Bytes of one panel block (8 GGUF blocks rearranged).
     public let blockStride: Int
     let base: UnsafeMutableRawPointer
+    let layout: PanelLayout
 
     /// The largest activation quant the kernels accept for this matrix: `QuantizedActivations.q8Limit` for Q8_0
-    /// (two products of 8-bit weights must fit a 16-bit lane), `QuantizedActivations.limit` for 4-bit types.
+    /// (the Swift kernel sums two products of 8-bit weights in a 16-bit lane, and every path must see the same
+    /// activations), `QuantizedActivations.limit` for every other type.
     public var activationLimit: Float { type == .q8_0 ? QuantizedActivations.q8Limit : QuantizedActivations.limit }
 
-    /// The encodings that can be packed.
-    public static func canPack(_ type: TensorType) -> Bool { [.q4_0, .q4_1, .q8_0].contains(type) }
+    /// The encodings that can be packed: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q2_K–Q6_K, IQ4_XS.
+    public static func canPack(_ type: TensorType) -> Bool { PanelLayout(type) != nil }
 
-    /// Bytes of one 8-row panel block in the packed layout of `type`.
-    static func blockStride(_ type: TensorType) -> Int { 8 * type.blockBytes }
-
-    /// Where the quants start in a panel block (after `d[8]`, and `m[8]` for Q4_1).
+    /// Where the quants start in a panel block (after `d[8]`, and `m[8]` for Q4_1), for the Swift kernels.
     let quantOffset: Int
 
-    /// Packs `source`, which must be Q4_0, Q4_1 or Q8_0 (see `canPack`).
+    /// Packs `source`, whose encoding must be packable (see `canPack`).
     public init(_ source: WeightMatrix) {
-        precondition(Self.canPack(source.type), "\(source.type) matrices are not packed")
+        guard let layout = PanelLayout(source.type) else { preconditionFailure("\(source.type) matrices are not packed") }
+        self.layout = layout
         type = source.type
         rows = source.rows
         columns = source.columns
         panels = (rows + 7) / 8
         blocks = columns / 32
-        blockStride = Self.blockStride(type)
-        quantOffset = type == .q4_1 ? 32 : 16
-        let bytes = max(1, panels * blocks * blockStride)
+        superblocks = columns / type.blockElements
+        blockStride = layout.stride
+        quantOffset = Int(layout.offsets.quants)
+        let bytes = max(1, panels * superblocks * blockStride)
         base = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         base.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-        let lanes = (0..<8).map(pieces(lane:))
         for row in 0..<rows {
-            let pieces = lanes[row % 8]
-            for block in 0..<blocks {
-                let file = source.base + row * source.rowBytes + block * type.blockBytes
-                let target = self.block(panel: row / 8, block)
-                for piece in pieces { Self.copy(piece.count, from: file + piece.file, to: target + piece.panel) }
+            for block in 0..<superblocks {
+                layout.pack(source.base + row * source.rowBytes + block * type.blockBytes, lane: row % 8,
+                            into: self.block(panel: row / 8, block))
             }
         }
     }
@@ -66,51 +68,21 @@ public final class PackedMatrix: @unchecked Sendable {
     deinit { base.deallocate() }
 
     /// Bytes of panel memory.
-    public var byteCount: Int { panels * blocks * blockStride }
+    public var byteCount: Int { panels * superblocks * blockStride }
 
     /// Start of panel `panel`'s block `block`.
     @inline(__always)
-    func block(panel: Int, _ block: Int) -> UnsafeMutableRawPointer { base + (panel * blocks + block) * blockStride }
-
-    /// Where the bytes of row lane `lane` lie in a GGUF block (`file`) and in a panel block (`panel`): its scale `d`,
-    /// Q4_1's `m`, and its quants in 4-byte runs. Packing copies file → panel; `dequantizeRow` copies them back.
-    private func pieces(lane: Int) -> [(file: Int, panel: Int, count: Int)] {
-        var pieces = [(file: 0, panel: 2 * lane, count: 2)]  // d
-        switch type {
-        case .q4_0, .q4_1:
-            if type == .q4_1 { pieces.append((file: 2, panel: 16 + 2 * lane, count: 2)) }  // m
-            let quants = type == .q4_1 ? 4 : 2
-            for g in 0..<4 { pieces.append((file: quants + 4 * g, panel: quantOffset + 32 * g + 4 * lane, count: 4)) }
-        default:
-            for g in 0..<4 {
-                pieces.append((file: 2 + 4 * g, panel: quantOffset + 64 * g + 4 * lane, count: 4))
-                pieces.append((file: 2 + 16 + 4 * g, panel: quantOffset + 64 * g + 32 + 4 * lane, count: 4))
-            }
-        }
-        return pieces
-    }
-
-    /// Copies a piece: 2 or 4 bytes as one unaligned load and store (a `memcpy` call per piece doubles the load time).
-    @inline(__always)
-    private static func copy(_ count: Int, from source: UnsafeRawPointer, to target: UnsafeMutableRawPointer) {
-        if count == 4 {
-            target.storeBytes(of: source.loadUnaligned(as: UInt32.self), as: UInt32.self)
-        } else {
-            target.storeBytes(of: source.loadUnaligned(as: UInt16.self), as: UInt16.self)
-        }
-    }
+    func block(panel: Int, _ block: Int) -> UnsafeMutableRawPointer { base + (panel * superblocks + block) * blockStride }
 
     /// Dequantizes row `row` into `destination` (`columns` floats): each block is put back in its GGUF layout and
     /// decoded by the reference `dequantize`, so the values are those of `WeightMatrix.dequantizeRow` on the matrix
     /// it was packed from (the embedding lookup of a tied embedding/output matrix uses this).
     public func dequantizeRow(_ row: Int, into destination: UnsafeMutablePointer<Float>) {
-        let pieces = self.pieces(lane: row % 8)
         withUnsafeTemporaryAllocation(byteCount: type.blockBytes, alignment: 2) { buffer in
             let file = buffer.baseAddress!
-            for b in 0..<blocks {
-                let source = UnsafeRawPointer(block(panel: row / 8, b))
-                for piece in pieces { Self.copy(piece.count, from: source + piece.panel, to: file + piece.file) }
-                dequantize(type, UnsafeRawPointer(file), count: 32, into: destination + 32 * b)
+            for b in 0..<superblocks {
+                layout.unpack(block(panel: row / 8, b), lane: row % 8, into: file)
+                dequantize(type, UnsafeRawPointer(file), count: type.blockElements, into: destination + type.blockElements * b)
             }
         }
     }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Integer matrix multiplication on packed quantized weights: `y[t, r] = Σ_k W[r, k] · x[t, k] (+ bias[r])` with the
 /// activations quantized per group of 8 columns (`QuantizedActivations`).
 ///
@@ -10,20 +12,28 @@
 /// Every (row, token) output is one accumulator lane with the same sequence of operations, whatever the number of
 /// tokens, the token tile a token lands in, or the thread that computes its panel: results are batch- and
 /// thread-invariant bit for bit.
+///
+/// These Swift kernels (Q4_0, Q4_1, Q8_0) are the reference and the `KernelPath.swift` fallback; by default the C
+/// kernels of `CKernels` (`vpmaddwd`, `vpdpwssd`) run every encoding with the same integer sums and epilogue.
 extension PackedMatrix {
+    /// Whether the Swift kernels handle `type` (the C kernels handle every packable type).
+    static func hasSwiftKernel(_ type: TensorType) -> Bool { [.q4_0, .q4_1, .q8_0].contains(type) }
+
     /// Rows of 8-row panels a thread keeps hot while every token tile streams past them (41–45 KiB of Q4 weights
     /// for 576 columns: 16 panels × 18 blocks × 144–160 bytes).
     static let panelsPerTile = 16
 
     /// `y[t, r] = Σ_k W[r, k] · x[t, k] (+ bias[r])` for every token of `x`; `y` is `x.tokens × rows`, row-major.
-    public func multiply(_ x: QuantizedActivations, into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil) {
-        Self.multiply([(self, y, bias)], x)
+    /// - Parameter path: the implementation (`KernelPath.selected` unless a test picks one).
+    public func multiply(_ x: QuantizedActivations, into y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil,
+                         path: KernelPath = .selected) {
+        Self.multiply([(self, y, bias)], x, path: path)
     }
 
     /// Several matrices times the same activations (Q, K and V of a layer; gate and up) as one parallel job: the
     /// threads split the panels of all of them, so they meet once instead of once per matrix.
     public static func multiply(_ products: [(matrix: PackedMatrix, output: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?)],
-                                _ x: QuantizedActivations) {
+                                _ x: QuantizedActivations, path: KernelPath = .selected) {
         let tokens = x.tokens
         var firstPanel: [Int] = [0]
         for product in products {
@@ -33,12 +43,20 @@ extension PackedMatrix {
             firstPanel.append(firstPanel.last! + product.matrix.panels)
         }
         let activations = Activations(pairs: x.pairs, scales: x.scales, sums: x.sums, blocks: x.blocks)
+        var c = bk_activations(pairs: x.pairs, scales: x.scales, sums: x.sums, sums16: x.sums16, blocks: x.blocks)
         parallelChunks(firstPanel.last!, minimumPerChunk: tokens >= 4 ? 2 : 8) { range in
             for (index, product) in products.enumerated() {
                 let own = max(range.lowerBound, firstPanel[index]) ..< min(range.upperBound, firstPanel[index + 1])
                 guard !own.isEmpty else { continue }
                 let panels = (own.lowerBound - firstPanel[index]) ..< (own.upperBound - firstPanel[index])
-                product.matrix.run(panels: panels, tokens: tokens, activations, product.output, product.bias)
+                let matrix = product.matrix
+                if let level = path.level(for: matrix.type) {
+                    var m = bk_matrix(type: Int32(matrix.type.rawValue), base: UnsafePointer(matrix.base.assumingMemoryBound(to: UInt8.self)),
+                                      rows: matrix.rows, superblocks: matrix.superblocks, stride: matrix.blockStride)
+                    bk_multiply(level, &m, &c, panels.lowerBound, panels.upperBound, tokens, product.output, product.bias)
+                } else {
+                    matrix.run(panels: panels, tokens: tokens, activations, product.output, product.bias)
+                }
             }
         }
     }

@@ -1,7 +1,7 @@
 /// Activations (`tokens × columns` floats) quantized to 10-bit integers per group of 8 columns, for the integer kernels
 /// of `PackedMatrix`: `x ≈ scale · q` with `q ∈ [-511, 511]`, `scale = max|x| / 511` (f32), plus each 32-column
 /// block's f32 sum of the unquantized values `Σx` (the Q4 offset term `m · Σx` then carries no quantization
-/// error). Q8_0 weights take
+/// error), and the same sum over each half block (Q2_K's mins apply per 16 columns). Q8_0 weights take
 /// `q ∈ [-127, 127]` instead (`q8Limit`).
 ///
 /// The fine grain and the extra bits buy accuracy on SmolLM2 (mean KL to f32 on the golden prompts): llama.cpp's
@@ -23,6 +23,8 @@ public final class QuantizedActivations {
     let scales: UnsafeMutablePointer<Float>
     /// `[token][block]` sums of the unquantized values.
     let sums: UnsafeMutablePointer<Float>
+    /// `[token][block][half]` sums of the unquantized values over columns `0 ..< 16` and `16 ..< 32`.
+    let sums16: UnsafeMutablePointer<Float>
 
     /// Quantizes `tokens` rows of `columns` floats (a multiple of 32) from `x`.
     /// - Parameter maximum: the largest quant magnitude, `limit` (default) or `q8Limit` (required by Q8_0 weights).
@@ -35,6 +37,7 @@ public final class QuantizedActivations {
         pairs = .allocate(capacity: max(1, tokens * blocks * 16))
         scales = .allocate(capacity: max(1, tokens * blocks * 4))
         sums = .allocate(capacity: max(1, tokens * blocks))
+        sums16 = .allocate(capacity: max(1, tokens * blocks * 2))
         for i in 0..<tokens * blocks { quantizeBlock(i, x + 32 * i) }
     }
 
@@ -42,6 +45,25 @@ public final class QuantizedActivations {
         pairs.deallocate()
         scales.deallocate()
         sums.deallocate()
+        sums16.deallocate()
+    }
+
+    /// The integer quant of column `column` of token `token` (for references in tests).
+    public func quant(token: Int, column: Int) -> Int16 {
+        let index = token * blocks + column / 32
+        let pair = Self.pairColumns.firstIndex { $0.0 == column % 32 || $0.1 == column % 32 }!
+        let bits = pairs[16 * index + pair] >> (Self.pairColumns[pair].0 == column % 32 ? 0 : 16)
+        return Int16(bitPattern: UInt16(truncatingIfNeeded: bits))
+    }
+
+    /// The scale of group `group` (columns `8·group ..< 8·group + 8`) of block `block` of token `token`.
+    public func scale(token: Int, block: Int, group: Int) -> Float { scales[4 * (token * blocks + block) + group] }
+
+    /// The sum of the unquantized values of block `block` of token `token`: all 32 columns (`half` nil), or
+    /// columns `16·half ..< 16·half + 16`.
+    public func sum(token: Int, block: Int, half: Int? = nil) -> Float {
+        let index = token * blocks + block
+        return half.map { sums16[2 * index + $0] } ?? sums[index]
     }
 
     /// Token `token`'s values as the kernels see them, `scale · q`, in column order (for tests and error bounds).
@@ -81,6 +103,8 @@ public final class QuantizedActivations {
         let low = raw.loadUnaligned(as: SIMD16<Float>.self), high = raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
         let sum = low + high
         sums[index] = (sum.lowHalf + sum.highHalf).sum()
+        sums16[2 * index] = (low.lowHalf + low.highHalf).sum()
+        sums16[2 * index + 1] = (high.lowHalf + high.highHalf).sum()
         withUnsafeTemporaryAllocation(of: Int16.self, capacity: 32) { buffer in
             let q = buffer.baseAddress!
             scales[4 * index] = Self.quantize(low.lowHalf, maximum: maximum, into: q)

@@ -146,7 +146,8 @@ import Testing
     }
 
     /// Guards against losing AVX2/FMA code generation (then `SIMD.addProduct` becomes ~100× slower `fmaf` calls):
-    /// the binary that runs these tests must contain FMA instructions in the kernels and no calls to `fmaf`.
+    /// the binary that runs these tests must contain FMA instructions in the kernels and no calls to `fmaf`; and the C
+    /// kernels' `vpmaddwd` (AVX2) and `vpdpwssd` (VNNI).
     @Test func releaseCodeUsesFMAInstructions() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/objdump")
@@ -164,6 +165,15 @@ import Testing
         #expect(integerKernel.contains("vcvtph2ps") && integerKernel.contains("vcvtdq2ps"), "the integer kernels' epilogue is no longer vectorized")
         let calls = integerKernel.split(separator: "\n").filter { $0.contains("call") && $0.contains("convert") }
         #expect(calls.isEmpty, "the integer kernels call generic element-by-element conversions: \(calls)")
+        // The C variants: AVX2 multiplies and pair-adds with vpmaddwd, both VNNI variants accumulate with vpdpwssd.
+        #if arch(x86_64)
+        #expect(Self.disassembly(of: "bk_multiply_avx2", in: text).contains("vpmaddwd"), "the AVX2 C kernels lost vpmaddwd")
+        for variant in ["bk_multiply_avx512vnni", "bk_multiply_avxvnni"] {
+            let code = Self.disassembly(of: variant, in: text)
+            let dots = code.split(separator: "\n").filter { $0.contains("vpdpwssd") }.count
+            #expect(dots >= 100, "\(variant) has \(dots) vpdpwssd: its dot products were split back into vpmaddwd + vpaddd")
+        }
+        #endif
     }
 
     /// The instructions of every function whose symbol mentions `name`, from `objdump -d` output.
