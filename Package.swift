@@ -39,7 +39,7 @@ let package = Package(
             cSettings: [.unsafeFlags(["-march=x86-64-v3", "-O3", "-ffp-contract=off"])]
         ),
         .target(name: "Kernels", dependencies: ["CKernels"], swiftSettings: simdFlags),
-        // Layer 1: byte-level BPE tokenizers and the Jinja subset used by chat templates. No dependencies.
+        // Layer 1: BPE and SentencePiece tokenizers and the Jinja subset used by chat templates. No dependencies.
         .target(name: "Tokenization", swiftSettings: simdFlags),
         .target(name: "ChatTemplates"),
         // Layer 2: model files (GGUF, safetensors), the Llama stage forward pass, sampling.
@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "ServingBenchmarkTests", dependencies: ["ServingBenchmark", .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                                   .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: simdFlags),
-        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"], exclude: ["Fixtures"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: simdFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Transport"], swiftSettings: simdFlags),

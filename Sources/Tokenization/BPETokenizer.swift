@@ -4,7 +4,8 @@ public struct SpecialTokenIDs: Sendable, Equatable {
     public var bos: Int32?
     /// End of sequence; ends generation.
     public var eos: Int32?
-    /// The unknown token (informational: byte-level BPE never needs it for GGUF vocabularies).
+    /// The unknown token (byte-level BPE never needs it for GGUF vocabularies; SentencePiece vocabularies use
+    /// it for a byte that has no byte token).
     public var unknown: Int32?
     /// Padding.
     public var padding: Int32?
@@ -26,34 +27,38 @@ public enum GGUFTokenType: Int32, Sendable {
     case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
 }
 
-/// A byte-level BPE tokenizer of the GPT-2 family (GPT-2, SmolLM, Llama 3, Qwen 2, StarCoder, ...),
-/// token-exact with Hugging Face `tokenizers`.
+/// A tokenizer of one of the two families Brigade reads, token-exact with its reference:
+/// - byte-level BPE of the GPT-2 family (GPT-2, SmolLM, Llama 3, Qwen 2, StarCoder, ...), as Hugging Face
+///   `tokenizers` does it;
+/// - SentencePiece-style vocabularies (Llama 2, Phi-3, Gemma), where `▁` stands for a space and `<0xNN>`
+///   tokens for bytes: from GGUF (`tokenizer.ggml.model = "llama"`) as llama.cpp segments them (merges by
+///   score), from a `tokenizer.json` (a `BPE` model with `byte_fallback`) as `tokenizers` does.
 ///
-/// Encoding: added tokens (control and user-defined tokens) are matched first, leftmost-longest; the text
-/// between them is split into words by the ``PreTokenizer``; each word's bytes are merged by BPE rank.
-/// Immutable once built, so it can be shared between tasks.
+/// Encoding: added tokens (control and user-defined tokens) are matched first; the text between them is
+/// normalized, split into words and merged. Immutable once built, so it can be shared between tasks.
 public final class BPETokenizer: Sendable {
-    /// The word-splitting rules.
-    public let preTokenizer: PreTokenizer
+    /// The word-splitting rules of byte-level BPE; `nil` for SentencePiece-style tokenizers, which do not
+    /// split text into words by a pattern.
+    public let preTokenizer: PreTokenizer?
     /// The ids of BOS, EOS, UNK and padding, as configured.
     public let specialTokens: SpecialTokenIDs
     /// Ids that end generation: EOS, the end-of-turn id, and the special tokens that end a turn
-    /// (`<|im_end|>`, `<|eot_id|>`, `<|endoftext|>`, ... — the list llama.cpp uses).
+    /// (`<|im_end|>`, `<|eot_id|>`, `<end_of_turn>`, ... — the list llama.cpp uses).
     public let eosTokenIDs: Set<Int32>
     /// Ids `encode(_:addSpecialTokens: true)` puts before the text (BOS when the tokenizer adds it).
     public let prefixTokenIDs: [Int32]
     /// Ids `encode(_:addSpecialTokens: true)` puts after the text (EOS when the tokenizer adds it).
     public let suffixTokenIDs: [Int32]
-    /// The added tokens (control and user-defined), matched verbatim before pre-tokenization.
+    /// The added tokens (control, unknown and user-defined), matched verbatim before pre-tokenization.
     public let addedTokens: [AddedToken]
 
-    let model: BytePairModel
-    let normalizer: Normalizer
-    private let rawMatcher: AddedTokenMatcher
-    private let normalizedMatcher: AddedTokenMatcher
+    let encoder: Encoder
+    let decodingRules: DecodingRules
     private let tokenStrings: [String]
-    private let idsByToken: [String: Int32]
+    /// Text → id by exact bytes (added tokens included; the lowest id wins for a repeated text).
+    private let idsByToken: TokenTable
     private let specialFlags: [Bool]
+    private let byteFallbackFlags: [Bool]
     private let decodedBytes: [UInt8]
     private let decodedOffsets: [Int]
 
@@ -63,7 +68,37 @@ public final class BPETokenizer: Sendable {
         "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "<｜end▁of▁sentence｜>", "<end_of_utterance>",
     ]
 
-    /// Builds a tokenizer from the vocabulary arrays of a GGUF file (`tokenizer.ggml.*`).
+    /// The encoding pipelines.
+    enum Encoder: Sendable {
+        /// `tokenizers`: added tokens, normalizer, pre-tokenizer, BPE.
+        case huggingFace(HuggingFaceEncoder)
+        /// llama.cpp's SentencePiece tokenizer.
+        case sentencePiece(SentencePieceEncoder)
+    }
+
+    /// Everything a front end (GGUF arrays, `tokenizer.json`) prepares for the designated initializer.
+    struct Parts {
+        /// The text of every id (vocabulary entry or added token content; "" for unused ids).
+        var tokenStrings: [String]
+        var addedTokens: [AddedToken]
+        var encoder: Encoder
+        /// The bytes each id decodes to, given its id and text.
+        var piece: (Int, String) -> [UInt8]
+        var decodingRules = DecodingRules()
+        /// A text → id table of `tokenStrings` already built (when added tokens do not change them), else `nil`.
+        var lookup: TokenTable? = nil
+        /// Ids that the `ByteFallback` decoder treats as bytes.
+        var byteFallbackIDs: [Int32] = []
+        var preTokenizer: PreTokenizer?
+        var prefix: [Int32] = []
+        var suffix: [Int32] = []
+        var specialTokens: SpecialTokenIDs
+        /// Further ids to check against the vocabulary size, with what they are.
+        var otherIDs: [(Int32?, String)] = []
+    }
+
+    /// Builds a tokenizer from the vocabulary arrays of a GGUF file (`tokenizer.ggml.*`) of a byte-level BPE
+    /// model (`tokenizer.ggml.model = "gpt2"`).
     ///
     /// - Parameters:
     ///   - tokens: the token strings in byte-level form; the id of a token is its index.
@@ -81,44 +116,28 @@ public final class BPETokenizer: Sendable {
         ignoreMerges: Bool = false, specialTokens: SpecialTokenIDs = SpecialTokenIDs(), addBOS: Bool = false,
         addEOS: Bool = false
     ) throws(TokenizationError) {
-        guard tokens.count < Int32.max else {
-            throw .invalidVocabulary("\(tokens.count) tokens do not fit 32-bit token ids")
-        }
-        if let tokenTypes, tokenTypes.count != tokens.count {
-            throw .invalidVocabulary(
-                "tokenizer.ggml.token_type has \(tokenTypes.count) entries but tokenizer.ggml.tokens has \(tokens.count)")
-        }
+        try Self.checkArrays(tokens: tokens, tokenTypes: tokenTypes)
         var vocabulary: [String: Int32] = [:]
         vocabulary.reserveCapacity(tokens.count)
         for (id, token) in tokens.enumerated() { vocabulary[token] = Int32(id) }
-        var pairs: [(Substring, Substring)] = []
-        pairs.reserveCapacity(merges.count)
-        for (index, merge) in merges.enumerated() {
-            guard let space = merge.firstIndex(of: " ") else {
-                throw .invalidVocabulary("merge #\(index) \"\(merge)\" is not two tokens separated by a space")
-            }
-            pairs.append((merge[..<space], merge[merge.index(after: space)...]))
-        }
+        let pairs = try Self.splitMerges(merges)
         var added: [AddedToken] = []
         for (id, type) in (tokenTypes ?? []).enumerated() {
             if type == GGUFTokenType.control.rawValue || type == GGUFTokenType.userDefined.rawValue {
                 added.append(AddedToken(content: tokens[id], id: Int32(id), special: type == GGUFTokenType.control.rawValue))
             }
         }
-        var prefix: [Int32] = []
-        var suffix: [Int32] = []
-        if addBOS {
-            guard let bos = specialTokens.bos else { throw .invalidVocabulary("addBOS is set but there is no BOS token id") }
-            prefix = [bos]
-        }
-        if addEOS {
-            guard let eos = specialTokens.eos else { throw .invalidVocabulary("addEOS is set but there is no EOS token id") }
-            suffix = [eos]
-        }
+        let model = try BytePairModel(
+            byteLevelVocabulary: vocabulary, merges: pairs, ignoreMerges: ignoreMerges, unknownID: nil)
+        let encoder = HuggingFaceEncoder(
+            rawMatcher: AddedTokenMatcher(added), normalizedMatcher: AddedTokenMatcher([]), normalizer: .none,
+            words: .pattern(preTokenizer), model: model)
         try self.init(
-            tokenStrings: tokens, modelVocabulary: vocabulary, merges: pairs, addedTokens: added,
-            preTokenizer: preTokenizer, ignoreMerges: ignoreMerges, normalizer: .none, prefix: prefix, suffix: suffix,
-            specialTokens: specialTokens, modelUnknownID: nil)
+            Parts(
+                tokenStrings: tokens, addedTokens: added, encoder: .huggingFace(encoder),
+                piece: { _, text in ByteLevel.decode(text) }, preTokenizer: preTokenizer,
+                prefix: try Self.template(addBOS, specialTokens.bos, "addBOS", "BOS"),
+                suffix: try Self.template(addEOS, specialTokens.eos, "addEOS", "EOS"), specialTokens: specialTokens))
     }
 
     /// Builds a tokenizer from GGUF arrays, applying llama.cpp's settings for the `tokenizer.ggml.pre` name.
@@ -140,91 +159,93 @@ public final class BPETokenizer: Sendable {
             addBOS: addBOS ?? configuration.addsBOSByDefault, addEOS: addEOS ?? false)
     }
 
-    /// The designated initializer shared by the GGUF and `tokenizer.json` paths.
-    /// - Parameters:
-    ///   - tokenStrings: the text of every id (vocabulary entry or added token content; "" for unused ids).
-    ///   - modelVocabulary: the BPE model's vocabulary (byte-level spelling → id).
-    ///   - modelUnknownID: the BPE model's `unk_token`, which stands for bytes without a one-byte token. GGUF
-    ///     vocabularies have none: llama.cpp, like `tokenizers` without `unk_token`, drops such bytes.
-    init(
-        tokenStrings: [String], modelVocabulary: [String: Int32], merges: [(Substring, Substring)],
-        addedTokens: [AddedToken], preTokenizer: PreTokenizer, ignoreMerges: Bool, normalizer: Normalizer,
-        prefix: [Int32], suffix: [Int32], specialTokens: SpecialTokenIDs, modelUnknownID: Int32?
-    ) throws(TokenizationError) {
-        let size = tokenStrings.count
+    static func checkArrays(tokens: [String], tokenTypes: [Int32]?) throws(TokenizationError) {
+        guard tokens.count < Int32.max else {
+            throw .invalidVocabulary("\(tokens.count) tokens do not fit 32-bit token ids")
+        }
+        if let tokenTypes, tokenTypes.count != tokens.count {
+            throw .invalidVocabulary(
+                "tokenizer.ggml.token_type has \(tokenTypes.count) entries but tokenizer.ggml.tokens has \(tokens.count)")
+        }
+    }
+
+    static func splitMerges(_ merges: [String]) throws(TokenizationError) -> [(Substring, Substring)] {
+        var pairs: [(Substring, Substring)] = []
+        pairs.reserveCapacity(merges.count)
+        for (index, merge) in merges.enumerated() {
+            // llama.cpp looks for the separating space from the second character on.
+            guard let space = merge.dropFirst().firstIndex(of: " ") else {
+                throw .invalidVocabulary("merge #\(index) \"\(merge)\" is not two tokens separated by a space")
+            }
+            pairs.append((merge[..<space], merge[merge.index(after: space)...]))
+        }
+        return pairs
+    }
+
+    /// The BOS or EOS template, checking that the id exists when it is to be added.
+    static func template(_ add: Bool, _ id: Int32?, _ flag: String, _ name: String) throws(TokenizationError) -> [Int32] {
+        guard add else { return [] }
+        guard let id else { throw .invalidVocabulary("\(flag) is set but there is no \(name) token id") }
+        return [id]
+    }
+
+    /// The designated initializer shared by the GGUF and `tokenizer.json` paths: checks every configured id
+    /// and tabulates the vocabulary.
+    init(_ parts: Parts) throws(TokenizationError) {
+        let size = parts.tokenStrings.count
         func check(_ id: Int32?, _ what: String) throws(TokenizationError) {
             if let id, id < 0 || Int(id) >= size {
                 throw .invalidVocabulary("the \(what) token id \(id) is outside the vocabulary of \(size) tokens")
             }
         }
+        let specialTokens = parts.specialTokens
         try check(specialTokens.bos, "BOS")
         try check(specialTokens.eos, "EOS")
         try check(specialTokens.unknown, "unknown")
         try check(specialTokens.padding, "padding")
         try check(specialTokens.endOfTurn, "end-of-turn")
-        try check(modelUnknownID, "unk_token")
-        for id in prefix + suffix { try check(id, "template") }
-        for token in addedTokens { try check(token.id, "added \"\(token.content)\"") }
+        for (id, what) in parts.otherIDs { try check(id, what) }
+        for id in parts.prefix + parts.suffix { try check(id, "template") }
+        for token in parts.addedTokens { try check(token.id, "added \"\(token.content)\"") }
+        for id in parts.byteFallbackIDs { try check(id, "byte") }
 
-        var table = MergeTable(capacity: merges.count)
-        for (rank, (left, right)) in merges.enumerated() {
-            guard let leftID = modelVocabulary[String(left)], let rightID = modelVocabulary[String(right)],
-                let mergedID = modelVocabulary[String(left) + String(right)]
-            else {
-                throw .invalidVocabulary(
-                    "merge #\(rank) \"\(left) \(right)\" uses or produces a token that is not in the vocabulary")
-            }
-            table.insert(left: leftID, right: rightID, rank: UInt32(rank), merged: mergedID)
-        }
-        var wholeWords: [[UInt8]: Int32]? = nil
-        if ignoreMerges {
-            var words: [[UInt8]: Int32] = [:]
-            words.reserveCapacity(modelVocabulary.count)
-            for (token, id) in modelVocabulary {
-                if let bytes = ByteLevel.strictDecode(token) { words[bytes] = id }
-            }
-            wholeWords = words
-        }
-        let symbolForByte = ByteLevel.scalarForByte.map { scalar in
-            modelVocabulary[String(Character(Unicode.Scalar(scalar) ?? "?"))] ?? -1
-        }
-        model = BytePairModel(
-            symbolForByte: symbolForByte, merges: table, wholeWords: wholeWords, unknownID: modelUnknownID)
-
-        var strings = tokenStrings
+        var strings = parts.tokenStrings
         var flags = [Bool](repeating: false, count: size)
-        for token in addedTokens {
+        for token in parts.addedTokens {
             strings[Int(token.id)] = token.content
             if token.special { flags[Int(token.id)] = true }
         }
-        var ids: [String: Int32] = modelVocabulary
-        for token in addedTokens { ids[token.content] = token.id }
+        var byteFlags: [Bool] = []
+        if !parts.byteFallbackIDs.isEmpty {
+            byteFlags = [Bool](repeating: false, count: size)
+            for id in parts.byteFallbackIDs { byteFlags[Int(id)] = true }
+        }
         var bytes: [UInt8] = []
         var offsets: [Int] = [0]
         offsets.reserveCapacity(size + 1)
-        for string in strings {
-            bytes.append(contentsOf: ByteLevel.decode(string))
+        for (id, string) in strings.enumerated() {
+            bytes.append(contentsOf: parts.piece(id, string))
             offsets.append(bytes.count)
         }
         var endOfGeneration = Set<Int32>()
         if let eos = specialTokens.eos { endOfGeneration.insert(eos) }
         if let endOfTurn = specialTokens.endOfTurn { endOfGeneration.insert(endOfTurn) }
-        for token in addedTokens where token.special && Self.endOfGenerationTokens.contains(token.content) {
+        for token in parts.addedTokens where token.special && Self.endOfGenerationTokens.contains(token.content) {
             endOfGeneration.insert(token.id)
         }
 
-        self.preTokenizer = preTokenizer
+        self.preTokenizer = parts.preTokenizer
         self.specialTokens = specialTokens
         self.eosTokenIDs = endOfGeneration
-        self.prefixTokenIDs = prefix
-        self.suffixTokenIDs = suffix
-        self.addedTokens = addedTokens
-        self.normalizer = normalizer
-        self.rawMatcher = AddedTokenMatcher(addedTokens.filter { !$0.normalized })
-        self.normalizedMatcher = AddedTokenMatcher(addedTokens.filter { $0.normalized })
+        self.prefixTokenIDs = parts.prefix
+        self.suffixTokenIDs = parts.suffix
+        self.addedTokens = parts.addedTokens
+        self.encoder = parts.encoder
+        self.decodingRules = parts.decodingRules
         self.tokenStrings = strings
-        self.idsByToken = ids
+        self.idsByToken = parts.lookup ?? TokenTable(strings)
         self.specialFlags = flags
+        self.byteFallbackFlags = byteFlags
         self.decodedBytes = bytes
         self.decodedOffsets = offsets
     }
@@ -234,8 +255,8 @@ public final class BPETokenizer: Sendable {
     /// The number of token ids (valid ids are `0..<vocabularySize`).
     public var vocabularySize: Int { tokenStrings.count }
 
-    /// The text of a token as stored in the vocabulary (byte-level spelling, e.g. `"Ġthe"`), or the content
-    /// of an added token; `nil` for an out-of-range id.
+    /// The text of a token as stored in the vocabulary (byte-level spelling such as `"Ġthe"`, SentencePiece
+    /// spelling such as `"▁the"` or `"<0x0A>"`), or the content of an added token; `nil` for an out-of-range id.
     public func tokenString(_ id: Int32) -> String? {
         guard id >= 0, Int(id) < tokenStrings.count else { return nil }
         return tokenStrings[Int(id)]
@@ -243,16 +264,26 @@ public final class BPETokenizer: Sendable {
 
     /// The id of a token given its stored text (see ``tokenString(_:)``).
     public func id(forToken token: String) -> Int32? {
-        idsByToken[token]
+        idsByToken.id(token)
     }
 
     /// The bytes a token decodes to (possibly an incomplete UTF-8 sequence); `nil` for an out-of-range id.
     public func tokenBytes(_ id: Int32) -> [UInt8]? {
         guard id >= 0, Int(id) < tokenStrings.count else { return nil }
-        return Array(decodedBytes[decodedOffsets[Int(id)]..<decodedOffsets[Int(id) + 1]])
+        return Array(pieceBytes(id))
     }
 
-    /// Whether the id is a special (control) token, which `decode(_:skipSpecial: true)` leaves out.
+    /// The bytes of a valid id.
+    func pieceBytes(_ id: Int32) -> ArraySlice<UInt8> {
+        decodedBytes[decodedOffsets[Int(id)]..<decodedOffsets[Int(id) + 1]]
+    }
+
+    /// Whether a valid id is a `<0xNN>` token for the `ByteFallback` decoder.
+    func isByteFallbackToken(_ id: Int32) -> Bool {
+        !byteFallbackFlags.isEmpty && byteFallbackFlags[Int(id)]
+    }
+
+    /// Whether the id is a special (control or unknown) token, which `decode(_:skipSpecial: true)` leaves out.
     public func isSpecial(_ id: Int32) -> Bool {
         guard id >= 0, Int(id) < specialFlags.count else { return false }
         return specialFlags[Int(id)]
@@ -269,68 +300,30 @@ public final class BPETokenizer: Sendable {
     public func encode(_ text: String, parseSpecial: Bool = true, addSpecialTokens: Bool = true) -> [Int32] {
         var ids: [Int32] = addSpecialTokens ? prefixTokenIDs : []
         ids.reserveCapacity(ids.count + text.utf8.count / 3 + 4)
-        var scratch = MergeScratch()
-        var scalars = ScalarBuffer()
         var text = text
         text.withUTF8 { bytes in
-            rawMatcher.split(bytes, range: 0..<bytes.count, parseSpecial: parseSpecial) { segment in
-                switch segment {
-                case let .token(id):
-                    ids.append(id)
-                case let .text(range):
-                    encodeUnmatched(
-                        bytes, range: range, parseSpecial: parseSpecial, scalars: &scalars, scratch: &scratch,
-                        into: &ids)
-                }
+            switch encoder {
+            case let .huggingFace(encoder): encoder.encode(bytes, parseSpecial: parseSpecial, into: &ids)
+            case let .sentencePiece(encoder): encoder.encode(bytes, parseSpecial: parseSpecial, into: &ids)
             }
         }
         if addSpecialTokens { ids.append(contentsOf: suffixTokenIDs) }
         return ids
     }
 
-    /// Normalizes text between raw added tokens, matches the normalized added tokens, encodes the rest.
-    private func encodeUnmatched(
-        _ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, parseSpecial: Bool, scalars: inout ScalarBuffer,
-        scratch: inout MergeScratch, into ids: inout [Int32]
-    ) {
-        func encodeNormalized(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {
-            normalizedMatcher.split(bytes, range: range, parseSpecial: parseSpecial) { segment in
-                switch segment {
-                case let .token(id):
-                    ids.append(id)
-                case let .text(range):
-                    preTokenizer.forEachWord(in: bytes, range: range, buffer: &scalars) { word in
-                        model.encodeWord(bytes, range: word, scratch: &scratch, into: &ids)
-                    }
-                }
-            }
-        }
-        guard var normalized = normalizer.apply(to: bytes, range: range) else {
-            encodeNormalized(bytes, range)
-            return
-        }
-        normalized.withUTF8 { normalizedBytes in encodeNormalized(normalizedBytes, 0..<normalizedBytes.count) }
-    }
-
     // MARK: - Decoding
 
-    /// Decodes token ids to text as the `ByteLevel` decoder of `tokenizers` does: the bytes of all tokens,
-    /// with each invalid UTF-8 sequence replaced by U+FFFD.
+    /// Decodes token ids to text: the bytes of all tokens (`▁` as a space and `<0xNN>` as its byte for
+    /// SentencePiece-style vocabularies), with each invalid UTF-8 sequence replaced by U+FFFD, and the
+    /// leading-space rule of the tokenizer's reference: llama.cpp drops one leading space of the first token
+    /// when it adds a space prefix (a BOS first keeps the space after it); a `tokenizer.json` decoder `Strip`
+    /// drops leading spaces of the text, `Metaspace` the `▁` of the first token.
     /// - Parameter skipSpecial: leave out special (control) tokens.
     /// - Throws: ``TokenizationError/tokenIDOutOfRange(id:vocabularySize:)``.
     public func decode(_ ids: [Int32], skipSpecial: Bool = false) throws(TokenizationError) -> String {
-        var bytes: [UInt8] = []
-        for id in ids { try appendBytes(of: id, skipSpecial: skipSpecial, to: &bytes) }
-        var repair = UTF8Repair()
-        return repair.append(bytes) + repair.finish()
-    }
-
-    /// Appends the bytes of one token (nothing for a skipped special token).
-    func appendBytes(of id: Int32, skipSpecial: Bool, to bytes: inout [UInt8]) throws(TokenizationError) {
-        guard id >= 0, Int(id) < tokenStrings.count else {
-            throw .tokenIDOutOfRange(id: id, vocabularySize: tokenStrings.count)
-        }
-        if skipSpecial, specialFlags[Int(id)] { return }
-        bytes.append(contentsOf: decodedBytes[decodedOffsets[Int(id)]..<decodedOffsets[Int(id) + 1]])
+        var state = DecodeState()
+        var text = ""
+        for id in ids { text += try decodeStep(id, skipSpecial: skipSpecial, state: &state) }
+        return text + decodeFinish(state: &state)
     }
 }

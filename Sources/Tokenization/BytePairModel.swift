@@ -57,31 +57,42 @@ struct MergeScratch {
     var symbols: [Int32] = []
     var previous: [Int32] = []
     var next: [Int32] = []
-    var heap = MinHeap()
+    var heap = MinHeap<UInt64>()
     var cache: [[UInt8]: [Int32]] = [:]
 
     /// Words longer than this are not cached (they are rare and would make the cache large).
     static let maxCachedWordLength = 64
 }
 
-/// Byte-level BPE over one word: the word's bytes become single-byte symbols, then the lowest-ranked
-/// adjacent pair is merged until none can be (ties go to the leftmost pair), exactly as the `Word::merge_all`
-/// priority queue of `tokenizers` does.
+/// How a word's bytes become the symbols that merging starts from.
+enum InitialSymbols: Sendable {
+    /// Byte-level BPE: one symbol per byte, the id of its GPT-2 byte-level spelling (-1 if the vocabulary
+    /// lacks it).
+    case byteLevel([Int32])
+    /// Character BPE (SentencePiece-style vocabularies in `tokenizer.json`): one symbol per UTF-8 character
+    /// in the vocabulary; a character that is not becomes its `<0xNN>` byte tokens when `byteFallback` is set
+    /// and all exist, else the unknown token (consecutive ones fused into one when `fuseUnknown`), as
+    /// `BPE::merge_word` of `tokenizers` does.
+    case characters(TokenTable, byteFallback: [Int32]?, fuseUnknown: Bool)
+}
+
+/// BPE over one word: the word becomes symbols (``InitialSymbols``), then the lowest-ranked adjacent pair is
+/// merged until none can be (ties go to the leftmost pair), exactly as the `Word::merge_all` priority queue
+/// of `tokenizers` does.
 struct BytePairModel: Sendable {
-    /// The id of the one-byte token for each byte, or -1 if the vocabulary lacks it.
-    let symbolForByte: [Int32]
+    let symbols: InitialSymbols
     let merges: MergeTable
     /// With `ignore_merges`, words that are whole vocabulary entries (by bytes) map directly to their id.
     let wholeWords: [[UInt8]: Int32]?
-    /// Stands for a byte that has no one-byte token; such bytes are dropped when `nil` (as in `tokenizers`).
+    /// Stands for a byte (or character) that has no token; such bytes are dropped when `nil` (as in `tokenizers`).
     let unknownID: Int32?
 
     /// Appends the ids of the word `bytes[range]` to `ids`.
     func encodeWord(
         _ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, scratch: inout MergeScratch, into ids: inout [Int32]
     ) {
-        if range.count == 1 {
-            appendSymbol(for: bytes[range.lowerBound], to: &ids)
+        if range.count == 1, case let .byteLevel(symbolForByte) = symbols {
+            appendSymbol(symbolForByte[Int(bytes[range.lowerBound])], to: &ids)
             return
         }
         let word = UnsafeBufferPointer(rebasing: bytes[range])
@@ -104,8 +115,7 @@ struct BytePairModel: Sendable {
     }
 
     @inline(__always)
-    private func appendSymbol(for byte: UInt8, to ids: inout [Int32]) {
-        let id = symbolForByte[Int(byte)]
+    private func appendSymbol(_ id: Int32, to ids: inout [Int32]) {
         if id >= 0 {
             ids.append(id)
         } else if let unknownID {
@@ -113,9 +123,40 @@ struct BytePairModel: Sendable {
         }
     }
 
+    /// The starting symbols of a word.
+    private func split(_ word: UnsafeBufferPointer<UInt8>, into output: inout [Int32]) {
+        switch symbols {
+        case let .byteLevel(symbolForByte):
+            for byte in word { appendSymbol(symbolForByte[Int(byte)], to: &output) }
+        case let .characters(table, byteFallback, fuseUnknown):
+            var pendingUnknown = false
+            var index = 0
+            while index < word.count {
+                let length = min(ValidUTF8.sequenceLength(lead: word[index]), word.count - index)
+                let character = UnsafeBufferPointer(rebasing: word[index..<(index + length)])
+                index += length
+                if let id = table.id(character) {
+                    if pendingUnknown, let unknownID { output.append(unknownID) }
+                    pendingUnknown = false
+                    output.append(id)
+                    continue
+                }
+                if let byteFallback, character.allSatisfy({ byteFallback[Int($0)] >= 0 }) {
+                    // As in `tokenizers`, a pending unknown token is only written after the next known character.
+                    for byte in character { output.append(byteFallback[Int(byte)]) }
+                    continue
+                }
+                guard let unknownID else { continue }
+                if pendingUnknown, !fuseUnknown { output.append(unknownID) }
+                pendingUnknown = true
+            }
+            if pendingUnknown, let unknownID { output.append(unknownID) }
+        }
+    }
+
     private func merge(_ word: UnsafeBufferPointer<UInt8>, scratch: inout MergeScratch, into ids: inout [Int32]) {
         scratch.symbols.removeAll(keepingCapacity: true)
-        for byte in word { appendSymbol(for: byte, to: &scratch.symbols) }
+        split(word, into: &scratch.symbols)
         let count = scratch.symbols.count
         guard count > 1 else {
             ids.append(contentsOf: scratch.symbols)
@@ -161,13 +202,14 @@ struct BytePairModel: Sendable {
     }
 }
 
-/// A binary min-heap of `rank << 32 | position` keys: the lowest rank first, then the leftmost position.
-struct MinHeap {
-    private var storage: [UInt64] = []
+/// A binary min-heap: byte-pair merging keeps `rank << 32 | position` keys (the lowest rank first, then the
+/// leftmost position), SentencePiece merging its bigrams.
+struct MinHeap<Element: Comparable> {
+    private var storage: [Element] = []
 
     mutating func removeAll() { storage.removeAll(keepingCapacity: true) }
 
-    mutating func push(_ value: UInt64) {
+    mutating func push(_ value: Element) {
         storage.append(value)
         var child = storage.count - 1
         while child > 0 {
@@ -178,7 +220,7 @@ struct MinHeap {
         }
     }
 
-    mutating func pop() -> UInt64? {
+    mutating func pop() -> Element? {
         guard let last = storage.popLast() else { return nil }
         guard !storage.isEmpty else { return last }
         let top = storage[0]
@@ -196,4 +238,79 @@ struct MinHeap {
         }
         return top
     }
+}
+
+extension MergeTable {
+    /// The merge table of `merges` (highest priority first) over a vocabulary given by its lookup.
+    /// - Throws: ``TokenizationError/invalidVocabulary(_:)`` for a merge of or into a token that is not in it.
+    init(_ merges: [(Substring, Substring)], lookup: (String) -> Int32?) throws(TokenizationError) {
+        self.init(capacity: merges.count)
+        for (rank, (left, right)) in merges.enumerated() {
+            guard let leftID = lookup(String(left)), let rightID = lookup(String(right)),
+                let mergedID = lookup(String(left) + String(right))
+            else {
+                throw .invalidVocabulary(
+                    "merge #\(rank) \"\(left) \(right)\" uses or produces a token that is not in the vocabulary")
+            }
+            insert(left: leftID, right: rightID, rank: UInt32(rank), merged: mergedID)
+        }
+    }
+}
+
+extension BytePairModel {
+    /// Byte-level BPE over a vocabulary in GPT-2 byte-level spelling.
+    init(
+        byteLevelVocabulary vocabulary: [String: Int32], merges: [(Substring, Substring)], ignoreMerges: Bool,
+        unknownID: Int32?
+    ) throws(TokenizationError) {
+        var wholeWords: [[UInt8]: Int32]? = nil
+        if ignoreMerges {
+            var words: [[UInt8]: Int32] = [:]
+            words.reserveCapacity(vocabulary.count)
+            for (token, id) in vocabulary {
+                if let bytes = ByteLevel.strictDecode(token) { words[bytes] = id }
+            }
+            wholeWords = words
+        }
+        let symbolForByte = ByteLevel.scalarForByte.map { scalar in
+            vocabulary[String(Character(Unicode.Scalar(scalar) ?? "?"))] ?? -1
+        }
+        self.init(
+            symbols: .byteLevel(symbolForByte), merges: try MergeTable(merges) { vocabulary[$0] },
+            wholeWords: wholeWords, unknownID: unknownID)
+    }
+
+    /// Character BPE over a vocabulary spelled in UTF-8 (`▁` for spaces, `<0xNN>` byte tokens), looked up by
+    /// exact bytes (a `String`-keyed dictionary would merge canonically equivalent tokens such as "ί" and "ί").
+    /// - Parameter tokens: the vocabulary by id ("" where an id has no entry).
+    init(
+        characterVocabulary tokens: [String], merges: [(Substring, Substring)], ignoreMerges: Bool,
+        byteFallback: Bool, fuseUnknown: Bool, unknownID: Int32?
+    ) throws(TokenizationError) {
+        let table = TokenTable(tokens)
+        var wholeWords: [[UInt8]: Int32]? = nil
+        if ignoreMerges {
+            var words: [[UInt8]: Int32] = [:]
+            words.reserveCapacity(tokens.count)
+            for (id, token) in tokens.enumerated().reversed() where !token.isEmpty { words[Array(token.utf8)] = Int32(id) }
+            wholeWords = words
+        }
+        let fallback = byteFallback ? (0..<256).map { table.id(byteTokenName(UInt8($0))) ?? -1 } : nil
+        self.init(
+            symbols: .characters(table, byteFallback: fallback, fuseUnknown: fuseUnknown),
+            merges: try MergeTable(merges) { table.id($0) }, wholeWords: wholeWords, unknownID: unknownID)
+    }
+}
+
+/// The SentencePiece name of a byte token, `<0xNN>` with upper-case hex digits.
+func byteTokenName(_ byte: UInt8) -> String {
+    let hex = Array("0123456789ABCDEF".utf8)
+    return String(decoding: [0x3C, 0x30, 0x78, hex[Int(byte >> 4)], hex[Int(byte & 15)], 0x3E], as: UTF8.self)
+}
+
+/// The byte a `<0xNN>` token stands for, or `nil` for any other text.
+func byteTokenValue(_ text: String) -> UInt8? {
+    let bytes = Array(text.utf8)
+    guard bytes.count == 6, bytes[0] == 0x3C, bytes[1] == 0x30, bytes[2] == 0x78, bytes[5] == 0x3E else { return nil }
+    return UInt8(String(decoding: bytes[3..<5], as: UTF8.self), radix: 16)
 }

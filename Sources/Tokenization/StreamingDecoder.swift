@@ -80,16 +80,16 @@ struct UTF8Repair: Sendable {
 }
 
 /// Turns generated token ids into text as they arrive, never splitting a multi-byte character: a token that
-/// ends inside a character (byte-level BPE often splits emoji and CJK across tokens) yields text only once
-/// the character is complete. The concatenation of everything returned, including ``finish()``, equals
-/// ``BPETokenizer/decode(_:skipSpecial:)`` of all the ids.
+/// ends inside a character (byte-level BPE often splits emoji and CJK across tokens, SentencePiece writes them
+/// as `<0xNN>` byte tokens) yields text only once the character is complete. The concatenation of everything
+/// returned, including ``finish()``, equals ``BPETokenizer/decode(_:skipSpecial:)`` of all the ids (the same
+/// leading-space rules included).
 public struct StreamingDecoder: Sendable {
     /// The tokenizer whose tokens are decoded.
     public let tokenizer: BPETokenizer
     /// Whether special (control) tokens are left out.
     public let skipSpecial: Bool
-    private var repair = UTF8Repair()
-    private var bytes: [UInt8] = []
+    private var state = DecodeState()
 
     /// Starts a stream for `tokenizer`; by default special tokens (such as `<|im_end|>`) produce no text.
     public init(tokenizer: BPETokenizer, skipSpecial: Bool = true) {
@@ -100,17 +100,15 @@ public struct StreamingDecoder: Sendable {
     /// Adds one token; returns the text completed by it (often empty in the middle of a character).
     /// - Throws: ``TokenizationError/tokenIDOutOfRange(id:vocabularySize:)``; the decoder is unchanged then.
     public mutating func append(_ id: Int32) throws(TokenizationError) -> String {
-        bytes.removeAll(keepingCapacity: true)
-        try tokenizer.appendBytes(of: id, skipSpecial: skipSpecial, to: &bytes)
-        return repair.append(bytes)
+        try tokenizer.decodeStep(id, skipSpecial: skipSpecial, state: &state)
     }
 
     /// Ends the stream: returns the text of any held-back bytes (an unfinished character becomes U+FFFD) and
     /// resets the decoder for a new stream.
     public mutating func finish() -> String {
-        repair.finish()
+        tokenizer.decodeFinish(state: &state)
     }
 
     /// Whether bytes of an unfinished character are held back.
-    public var hasPendingBytes: Bool { repair.hasPendingBytes }
+    public var hasPendingBytes: Bool { state.hasPendingBytes }
 }

@@ -1,13 +1,19 @@
 import Foundation
 
 extension BPETokenizer {
-    /// Builds a tokenizer from a Hugging Face `tokenizer.json` of a byte-level BPE model.
+    /// Builds a tokenizer from a Hugging Face `tokenizer.json` with a `BPE` model, token-exact with `tokenizers`.
     ///
-    /// Supported: model `BPE` (merges as `"a b"` strings or `["a", "b"]` pairs, `ignore_merges`,
-    /// `unk_token`); `added_tokens` with their `special`, `normalized`, `lstrip`, `rstrip`, `single_word`
-    /// flags; normalizer none or `NFC`; pre-tokenizer `ByteLevel` (GPT-2 regex),
-    /// `Sequence[Digits(individual_digits), ByteLevel]` (SmolLM), or `Sequence[Split(regex), ByteLevel(use_regex:
-    /// false)]` with the GPT-2, Llama 3 or Qwen 2 regex; decoder `ByteLevel`; post-processor none, `ByteLevel`,
+    /// Two families are supported:
+    /// - byte-level BPE: pre-tokenizer `ByteLevel` (GPT-2 regex), `Sequence[Digits(individual_digits), ByteLevel]`
+    ///   (SmolLM), or `Sequence[Split(regex), ByteLevel(use_regex: false)]` with the GPT-2, Llama 3 or Qwen 2
+    ///   regex; normalizer none or `NFC`; decoder `ByteLevel`;
+    /// - SentencePiece-style BPE (Llama 2, Gemma): model with `byte_fallback`, `fuse_unk`, `unk_token`;
+    ///   pre-tokenizer none or `Metaspace`; normalizer a `Sequence` of `Prepend`, `Replace` (literal strings)
+    ///   and `NFC`; decoder a `Sequence` of `Replace("▁", " ")`, `ByteFallback`, `Fuse`, `Strip(" ", n, 0)`,
+    ///   `Metaspace`.
+    ///
+    /// Both: merges as `"a b"` strings or `["a", "b"]` pairs, `ignore_merges`; `added_tokens` with their
+    /// `special`, `normalized`, `lstrip`, `rstrip`, `single_word` flags; post-processor none, `ByteLevel`,
     /// `TemplateProcessing` (e.g. BOS), or a `Sequence` of those.
     ///
     /// - Parameter specialTokens: BOS/EOS/UNK/padding/end-of-turn ids (they live in `tokenizer_config.json`, not here).
@@ -25,26 +31,65 @@ extension BPETokenizer {
         } catch {
             throw .malformedTokenizerJSON(path: "$", reason: "not valid JSON (\(error.localizedDescription))")
         }
-        let parsed = try TokenizerJSONParser.parse(root)
+        let parsed = try TokenizerJSONParser.parse(root, exact: JSONVocabularyScanner.model(in: data))
         var ids = specialTokens
         ids.unknown = ids.unknown ?? parsed.unknownID
+        let model: BytePairModel
+        let piece: (Int, String) -> [UInt8]
+        var byteIDs: [Int32] = []
+        var preTokenizer: PreTokenizer? = nil
+        let words: WordSplitter
+        switch parsed.family {
+        case let .byteLevel(pattern):
+            model = try BytePairModel(
+                byteLevelVocabulary: parsed.vocabulary, merges: parsed.merges, ignoreMerges: parsed.ignoreMerges,
+                unknownID: parsed.unknownID)
+            piece = { _, text in ByteLevel.decode(text) }
+            preTokenizer = pattern
+            words = .pattern(pattern)
+        case let .sentencePiece(splitter, decoder):
+            model = try BytePairModel(
+                characterVocabulary: parsed.modelTokens, merges: parsed.merges,
+                ignoreMerges: parsed.ignoreMerges, byteFallback: parsed.byteFallback, fuseUnknown: parsed.fuseUnknown,
+                unknownID: parsed.unknownID)
+            if decoder.byteFallback {
+                byteIDs = parsed.tokenStrings.indices.filter { byteTokenValue(parsed.tokenStrings[$0]) != nil }.map(Int32.init)
+            }
+            piece = { _, text in decoder.piece(text) }
+            words = splitter
+        }
+        let encoder = HuggingFaceEncoder(
+            rawMatcher: AddedTokenMatcher(parsed.addedTokens.filter { !$0.normalized }),
+            normalizedMatcher: AddedTokenMatcher(parsed.addedTokens.filter { $0.normalized }),
+            normalizer: parsed.normalizer, words: words, model: model)
         try self.init(
-            tokenStrings: parsed.tokenStrings, modelVocabulary: parsed.vocabulary, merges: parsed.merges,
-            addedTokens: parsed.addedTokens, preTokenizer: parsed.preTokenizer, ignoreMerges: parsed.ignoreMerges,
-            normalizer: parsed.normalizer, prefix: parsed.prefix, suffix: parsed.suffix,
-            specialTokens: ids,
-            modelUnknownID: parsed.unknownID)
+            Parts(
+                tokenStrings: parsed.tokenStrings, addedTokens: parsed.addedTokens,
+                encoder: .huggingFace(encoder), piece: piece, decodingRules: parsed.decodingRules,
+                byteFallbackIDs: byteIDs, preTokenizer: preTokenizer, prefix: parsed.prefix, suffix: parsed.suffix,
+                specialTokens: ids, otherIDs: [(parsed.unknownID, "unk_token")]))
     }
 }
 
-/// Reads the parts of a `tokenizer.json` that a byte-level BPE tokenizer needs.
-private struct TokenizerJSONParser {
+/// Reads the parts of a `tokenizer.json` that a BPE tokenizer needs.
+struct TokenizerJSONParser {
+    /// Byte-level BPE with its pre-tokenizer, or character BPE with its word splitting and decoder.
+    enum Family {
+        case byteLevel(PreTokenizer)
+        case sentencePiece(WordSplitter, SentencePieceDecoder)
+    }
+
     var tokenStrings: [String] = []
     var vocabulary: [String: Int32] = [:]
+    /// The model's vocabulary by id with exact scalars ("" for ids it does not define).
+    var modelTokens: [String] = []
     var merges: [(Substring, Substring)] = []
     var addedTokens: [AddedToken] = []
-    var preTokenizer = PreTokenizer.gpt2
+    var family = Family.byteLevel(.gpt2)
+    var decodingRules = DecodingRules()
     var ignoreMerges = false
+    var byteFallback = false
+    var fuseUnknown = false
     var normalizer = Normalizer.none
     var prefix: [Int32] = []
     var suffix: [Int32] = []
@@ -58,24 +103,36 @@ private struct TokenizerJSONParser {
     static let splitRegexes: [String: PreTokenizer] = [gpt2Regex: .gpt2, llama3Regex: .llama3, qwen2Regex: .qwen2]
     static let supportedPreTokenizers =
         "ByteLevel(add_prefix_space: false, use_regex: true); Sequence[Digits(individual_digits: true), ByteLevel(add_prefix_space: false)]; "
-        + "Sequence[Split(Regex: GPT-2, Llama 3 or Qwen 2 pattern, Isolated), ByteLevel(add_prefix_space: false, use_regex: false)]"
+        + "Sequence[Split(Regex: GPT-2, Llama 3 or Qwen 2 pattern, Isolated), ByteLevel(add_prefix_space: false, use_regex: false)]; "
+        + "null or Metaspace (SentencePiece-style BPE)"
 
-    static func parse(_ root: [String: Any]) throws(TokenizationError) -> TokenizerJSONParser {
+    /// - Parameter exact: `$.model.vocab` and `$.model.merges` as ``JSONVocabularyScanner`` reads them.
+    static func parse(_ root: [String: Any], exact: JSONVocabularyScanner.Model) throws(TokenizationError) -> TokenizerJSONParser {
         var parser = TokenizerJSONParser()
         let model = try jsonObject(root["model"], "$.model")
-        try parser.parseModel(model)
+        try parser.parseModel(model, exactMerges: exact.merges)
         try parser.parseAddedTokens(root["added_tokens"])
         try parser.parseNormalizer(root["normalizer"])
-        parser.preTokenizer = try parsePreTokenizer(root["pre_tokenizer"])
-        try parseDecoder(root["decoder"])
+        if let preTokenizer = try parseByteLevelPreTokenizer(root["pre_tokenizer"]) {
+            guard !parser.byteFallback else {
+                throw .unsupportedTokenizerConfiguration(
+                    path: "$.model.byte_fallback", found: "true", supported: "false with a ByteLevel pre-tokenizer")
+            }
+            try parseByteLevelDecoder(root["decoder"])
+            parser.family = .byteLevel(preTokenizer)
+        } else {
+            let words = try parseSentencePiecePreTokenizer(root["pre_tokenizer"])
+            let decoder = try SentencePieceDecoder(root["decoder"], rules: &parser.decodingRules)
+            parser.family = .sentencePiece(words, decoder)
+        }
         try parser.parsePostProcessor(root["post_processor"], path: "$.post_processor")
-        try parser.buildTokenStrings()
+        try parser.buildTokenStrings(exactVocabulary: exact.vocabulary)
         return parser
     }
 
     // MARK: Model
 
-    private mutating func parseModel(_ model: [String: Any]) throws(TokenizationError) {
+    private mutating func parseModel(_ model: [String: Any], exactMerges: [[String]]?) throws(TokenizationError) {
         if let type = model["type"] {
             let type = try jsonString(type, "$.model.type")
             guard type == "BPE" else {
@@ -85,16 +142,14 @@ private struct TokenizerJSONParser {
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
             if let value = model[key], !(value is NSNull), try jsonString(value, "$.model.\(key)") != "" {
                 throw .unsupportedTokenizerConfiguration(
-                    path: "$.model.\(key)", found: "\(value)", supported: "null (byte-level BPE has no affixes)")
+                    path: "$.model.\(key)", found: "\(value)", supported: "null (no subword affixes)")
             }
         }
         if let dropout = model["dropout"], !(dropout is NSNull), try jsonNumber(dropout, "$.model.dropout") != 0 {
             throw .unsupportedTokenizerConfiguration(path: "$.model.dropout", found: "\(dropout)", supported: "null")
         }
-        if let fallback = model["byte_fallback"], try jsonBool(fallback, "$.model.byte_fallback") {
-            throw .unsupportedTokenizerConfiguration(
-                path: "$.model.byte_fallback", found: "true", supported: "false (byte-level BPE)")
-        }
+        if let fallback = model["byte_fallback"] { byteFallback = try jsonBool(fallback, "$.model.byte_fallback") }
+        if let fuse = model["fuse_unk"] { fuseUnknown = try jsonBool(fuse, "$.model.fuse_unk") }
         if let ignore = model["ignore_merges"] { ignoreMerges = try jsonBool(ignore, "$.model.ignore_merges") }
 
         let vocab = try jsonObject(model["vocab"], "$.model.vocab")
@@ -102,7 +157,10 @@ private struct TokenizerJSONParser {
         for (token, value) in vocab {
             vocabulary[token] = try jsonTokenID(value, "$.model.vocab[\"\(token)\"]")
         }
-        let list = try jsonArray(model["merges"], "$.model.merges")
+        var list = try jsonArray(model["merges"], "$.model.merges")
+        if let exactMerges, exactMerges.count == list.count {
+            list = exactMerges.map { $0.count == 1 ? $0[0] as Any : $0 as Any }
+        }
         merges.reserveCapacity(list.count)
         for (index, entry) in list.enumerated() {
             let path = "$.model.merges[\(index)]"
@@ -147,45 +205,59 @@ private struct TokenizerJSONParser {
 
     private mutating func parseNormalizer(_ value: Any?) throws(TokenizationError) {
         guard let value, !(value is NSNull) else { return }
-        let normalizer = try jsonObject(value, "$.normalizer")
-        let type = try jsonString(normalizer["type"], "$.normalizer.type")
-        let types = type == "Sequence"
-            ? try jsonArray(normalizer["normalizers"], "$.normalizer.normalizers").map { ($0 as? [String: Any])?["type"] as? String ?? "?" }
-            : [type]
-        switch types {
-        case []:
-            return
-        case ["NFC"]:
-            self.normalizer = .nfc
-        default:
-            throw .unsupportedTokenizerConfiguration(
-                path: "$.normalizer", found: type == "Sequence" ? "Sequence[\(types.joined(separator: ", "))]" : type,
-                supported: "null, NFC (alone or as the only step of a Sequence)")
+        let path = "$.normalizer"
+        let normalizer = try jsonObject(value, path)
+        let type = try jsonString(normalizer["type"], "\(path).type")
+        let steps = type == "Sequence" ? try jsonArray(normalizer["normalizers"], "\(path).normalizers") : [normalizer]
+        for (index, step) in steps.enumerated() {
+            let stepPath = type == "Sequence" ? "\(path).normalizers[\(index)]" : path
+            let step = try jsonObject(step, stepPath)
+            let name = try jsonString(step["type"], "\(stepPath).type")
+            switch name {
+            case "NFC":
+                self.normalizer.steps.append(.nfc)
+            case "Prepend":
+                self.normalizer.steps.append(.prepend(try jsonString(step["prepend"], "\(stepPath).prepend")))
+            case "Replace":
+                let (pattern, content) = try parseReplace(step, stepPath)
+                self.normalizer.steps.append(.replace(pattern, content))
+            default:
+                throw .unsupportedTokenizerConfiguration(
+                    path: stepPath, found: name, supported: "null, NFC, Prepend, Replace (a literal String), or a Sequence of those")
+            }
         }
     }
 
-    private mutating func buildTokenStrings() throws(TokenizationError) {
+    private mutating func buildTokenStrings(exactVocabulary: [(String, Int)]?) throws(TokenizationError) {
         let entries = vocabulary.count + addedTokens.count
         let maxID = max(vocabulary.values.max() ?? -1, addedTokens.map(\.id).max() ?? -1)
         guard Int(maxID) < 2 * entries + 65_536 else {
             throw .malformedTokenizerJSON(
                 path: "$.model.vocab", reason: "token id \(maxID) is far beyond the \(entries) tokens defined")
         }
-        tokenStrings = [String](repeating: "", count: Int(maxID) + 1)
-        for (token, id) in vocabulary { tokenStrings[Int(id)] = token }
+        modelTokens = [String](repeating: "", count: Int(maxID) + 1)
+        if let exactVocabulary, exactVocabulary.allSatisfy({ $0.1 <= Int(maxID) }) {
+            for (token, id) in exactVocabulary { modelTokens[id] = token }
+        } else {
+            for (token, id) in vocabulary { modelTokens[Int(id)] = token }
+        }
+        tokenStrings = modelTokens
         for token in addedTokens { tokenStrings[Int(token.id)] = token.content }
     }
 
     // MARK: Pipeline components
 
-    private static func parsePreTokenizer(_ value: Any?) throws(TokenizationError) -> PreTokenizer {
+    /// The pattern of a byte-level pre-tokenizer, or `nil` when there is none or it is not byte-level
+    /// (then it is read as a SentencePiece-style one).
+    private static func parseByteLevelPreTokenizer(_ value: Any?) throws(TokenizationError) -> PreTokenizer? {
         let path = "$.pre_tokenizer"
         func unsupported(_ found: String) -> TokenizationError {
             .unsupportedTokenizerConfiguration(path: path, found: found, supported: supportedPreTokenizers)
         }
-        guard let value, !(value is NSNull) else { throw unsupported("null") }
+        guard let value, !(value is NSNull) else { return nil }
         let root = try jsonObject(value, path)
         let type = try jsonString(root["type"], "\(path).type")
+        if type == "Metaspace" { return nil }
         /// Whether `step` is `ByteLevel` without a prefix space and with the given `use_regex`.
         func byteLevel(_ step: [String: Any], useRegex: Bool) throws(TokenizationError) -> Bool {
             guard step["type"] as? String == "ByteLevel" else { return false }
@@ -229,7 +301,7 @@ private struct TokenizerJSONParser {
         throw unsupported(description)
     }
 
-    private static func parseDecoder(_ value: Any?) throws(TokenizationError) {
+    private static func parseByteLevelDecoder(_ value: Any?) throws(TokenizationError) {
         let path = "$.decoder"
         guard let value, !(value is NSNull) else {
             throw .unsupportedTokenizerConfiguration(path: path, found: "null", supported: "ByteLevel")
@@ -290,32 +362,32 @@ private struct TokenizerJSONParser {
 
 // MARK: - Typed access to JSONSerialization values
 
-private func jsonObject(_ value: Any?, _ path: String) throws(TokenizationError) -> [String: Any] {
+func jsonObject(_ value: Any?, _ path: String) throws(TokenizationError) -> [String: Any] {
     guard let object = value as? [String: Any] else { throw .malformedTokenizerJSON(path: path, reason: "expected an object") }
     return object
 }
 
-private func jsonArray(_ value: Any?, _ path: String) throws(TokenizationError) -> [Any] {
+func jsonArray(_ value: Any?, _ path: String) throws(TokenizationError) -> [Any] {
     guard let array = value as? [Any] else { throw .malformedTokenizerJSON(path: path, reason: "expected an array") }
     return array
 }
 
-private func jsonString(_ value: Any?, _ path: String) throws(TokenizationError) -> String {
+func jsonString(_ value: Any?, _ path: String) throws(TokenizationError) -> String {
     guard let string = value as? String else { throw .malformedTokenizerJSON(path: path, reason: "expected a string") }
     return string
 }
 
-private func jsonBool(_ value: Any?, _ path: String) throws(TokenizationError) -> Bool {
+func jsonBool(_ value: Any?, _ path: String) throws(TokenizationError) -> Bool {
     guard let bool = value as? Bool else { throw .malformedTokenizerJSON(path: path, reason: "expected true or false") }
     return bool
 }
 
-private func jsonNumber(_ value: Any?, _ path: String) throws(TokenizationError) -> Double {
+func jsonNumber(_ value: Any?, _ path: String) throws(TokenizationError) -> Double {
     guard let number = value as? Double else { throw .malformedTokenizerJSON(path: path, reason: "expected a number") }
     return number
 }
 
-private func jsonTokenID(_ value: Any?, _ path: String) throws(TokenizationError) -> Int32 {
+func jsonTokenID(_ value: Any?, _ path: String) throws(TokenizationError) -> Int32 {
     guard let number = value as? Int, number >= 0, number < Int(Int32.max) else {
         throw .malformedTokenizerJSON(path: path, reason: "expected a token id (an integer from 0 to 2^31-2)")
     }

@@ -100,6 +100,12 @@ enum ValidUTF8 {
         return (value, 4)
     }
 
+    /// The length of the sequence a lead byte starts (1 for a stray continuation byte, as llama.cpp counts).
+    @inline(__always)
+    static func sequenceLength(lead: UInt8) -> Int {
+        lead < 0xC0 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4
+    }
+
     /// The number of UTF-8 bytes of a scalar value.
     static func length(of value: UInt32) -> Int {
         value < 0x80 ? 1 : value < 0x800 ? 2 : value < 0x10000 ? 3 : 4

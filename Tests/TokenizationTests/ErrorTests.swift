@@ -90,8 +90,10 @@ import Tokenization
         expectError(Self.modifiedModel { $0["unk_token"] = "<unk>" }, path: "$.model.unk_token", unsupported: false)
         expectError(Self.modified { $0["added_tokens"] = [["id": "x", "content": "<s>"]] }, path: "$.added_tokens[0].id", unsupported: false)
         expectError(Self.modified { $0["normalizer"] = ["type": "Lowercase"] }, path: "$.normalizer", unsupported: true)
-        expectError(Self.modified { $0["pre_tokenizer"] = ["type": "Metaspace", "replacement": "▁"] }, path: "$.pre_tokenizer", unsupported: true)
-        expectError(Self.modified { $0["pre_tokenizer"] = NSNull() }, path: "$.pre_tokenizer", unsupported: true)
+        // Without a ByteLevel pre-tokenizer the file is read as SentencePiece-style BPE, whose decoder is not ByteLevel.
+        expectError(Self.modified { $0["pre_tokenizer"] = ["type": "Metaspace", "replacement": "▁"] }, path: "$.decoder", unsupported: true)
+        expectError(Self.modified { $0["pre_tokenizer"] = NSNull() }, path: "$.decoder", unsupported: true)
+        expectError(Self.modified { $0["pre_tokenizer"] = ["type": "Whitespace"] }, path: "$.pre_tokenizer", unsupported: true)
         expectError(Self.modified {
             $0["pre_tokenizer"] = ["type": "ByteLevel", "add_prefix_space": true, "use_regex": true] as [String: Any]
         }, path: "$.pre_tokenizer", unsupported: true)

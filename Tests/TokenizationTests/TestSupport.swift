@@ -129,3 +129,30 @@ func expectSameIDs(
     }
     #expect(failures == 0, "\(label): \(failures) of \(rows.count) strings differ", sourceLocation: sourceLocation)
 }
+
+extension Golden {
+    /// The SentencePiece arrays of a GGUF file, as dumped by `scripts/testdata/sentencepiece_golden.py`.
+    struct SentencePieceVocabulary: Decodable {
+        let tokens: [String]
+        let scores: [Float]?
+        let token_types: [Int32]?
+        let bos: Int32?
+        let eos: Int32?
+        let unk: Int32?
+        let pad: Int32?
+        let add_bos: Bool?
+        let add_eos: Bool?
+        let add_space_prefix: Bool?
+
+        /// The tokenizer built as the model loader builds it from GGUF metadata.
+        func tokenizer() throws -> BPETokenizer {
+            try BPETokenizer(
+                sentencePieceTokens: tokens, scores: scores, tokenTypes: token_types,
+                specialTokens: SpecialTokenIDs(bos: bos ?? 1, eos: eos ?? 2, unknown: unk ?? 0, padding: pad),
+                addBOS: add_bos, addEOS: add_eos, addSpacePrefix: add_space_prefix)
+        }
+    }
+
+    static let gemma3 = Result { try decode(SentencePieceVocabulary.self, "gemma-3/spm.json").tokenizer() }
+    static let llamaSPM = Result { try decode(SentencePieceVocabulary.self, "llama-spm/spm.json").tokenizer() }
+}

@@ -1,0 +1,94 @@
+/// Splits text at special tokens the way llama.cpp's `tokenizer_st_partition` does, which differs from
+/// Hugging Face's leftmost-longest matching: tokens are tried one at a time, longest text first (ties by id),
+/// and each splits every text fragment left by the previous ones at all its non-overlapping, leftmost-first
+/// occurrences. Control and unknown tokens only take part when special tokens are parsed; user-defined
+/// tokens always do.
+struct LlamaSpecialTokenSplitter: Sendable {
+    private struct Node: Sendable {
+        var children: [UInt8: Int32] = [:]
+        /// The rank (position in the longest-first order) of the token ending here, or -1.
+        var rank: Int32 = -1
+    }
+
+    /// The tokens in longest-first order.
+    private let tokens: [(id: Int32, alwaysParsed: Bool)]
+    private var nodes: [Node] = [Node()]
+    private var rootChildren = [Int32](repeating: -1, count: 256)
+
+    /// - Parameter tokens: the token texts with their ids; `alwaysParsed` for user-defined tokens.
+    init(_ candidates: [(text: String, id: Int32, alwaysParsed: Bool)]) {
+        let ordered = candidates.filter { !$0.text.isEmpty }.sorted {
+            ($0.text.utf8.count, -$0.id) > ($1.text.utf8.count, -$1.id)
+        }
+        tokens = ordered.map { ($0.id, $0.alwaysParsed) }
+        for (rank, token) in ordered.enumerated() {
+            var node = 0
+            for byte in token.text.utf8 {
+                if let child = nodes[node].children[byte] {
+                    node = Int(child)
+                } else {
+                    nodes.append(Node())
+                    nodes[node].children[byte] = Int32(nodes.count - 1)
+                    if node == 0 { rootChildren[Int(byte)] = Int32(nodes.count - 1) }
+                    node = nodes.count - 1
+                }
+            }
+            if nodes[node].rank < 0 { nodes[node].rank = Int32(rank) }
+        }
+    }
+
+    private struct Match {
+        var start: Int
+        var end: Int
+        var rank: Int32
+    }
+
+    /// Splits `bytes[range]` into text and token segments, in order.
+    func split(_ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, parseSpecial: Bool, _ body: (Segment) -> Void) {
+        var matches: [Match] = []
+        for start in range {
+            var node = Int(rootChildren[Int(bytes[start])])
+            var index = start + 1
+            while node >= 0 {
+                let rank = nodes[node].rank
+                if rank >= 0, parseSpecial || tokens[Int(rank)].alwaysParsed {
+                    matches.append(Match(start: start, end: index, rank: rank))
+                }
+                guard index < range.upperBound, let child = nodes[node].children[bytes[index]] else { break }
+                node = Int(child)
+                index += 1
+            }
+        }
+        guard !matches.isEmpty else {
+            if !range.isEmpty { body(.text(range)) }
+            return
+        }
+        partition(range, matches[...], body)
+    }
+
+    /// Splits a fragment at the occurrences of the highest-ranked token among `matches` (all inside
+    /// `range`, sorted by start), then the pieces between them by the remaining lower-ranked matches.
+    private func partition(_ range: Range<Int>, _ matches: ArraySlice<Match>, _ body: (Segment) -> Void) {
+        guard let best = matches.map(\.rank).min() else {
+            if !range.isEmpty { body(.text(range)) }
+            return
+        }
+        var pieceStart = range.lowerBound
+        var rest: [Match] = []
+        func flush(upTo end: Int) {
+            rest.removeAll { $0.start < pieceStart || $0.end > end }
+            partition(pieceStart..<end, rest[...], body)
+            rest.removeAll()
+        }
+        for match in matches {
+            if match.rank == best, match.start >= pieceStart {
+                flush(upTo: match.start)
+                body(.token(tokens[Int(best)].id))
+                pieceStart = match.end
+            } else if match.rank > best {
+                rest.append(match)
+            }
+        }
+        flush(upTo: range.upperBound)
+    }
+}
