@@ -21,9 +21,9 @@ struct DecodeState: Sendable {
     var tokens = 0
     /// Ids decoded, skipped ones excluded (the first token of a `tokenizers` decoder chain).
     var decodedTokens = 0
-    /// Leading spaces still to strip; `nil` until the first byte is written (then the rule is spent).
+    /// Leading spaces still to strip (`nil`: the rule's count, nothing emitted yet; 0 once a non-space was).
     var stripRemaining: Int?
-    /// Bytes of a run of byte-fallback tokens not yet known to be valid UTF-8, and their token count.
+    /// The bytes of a run of byte-fallback tokens (one byte each) not yet known to be valid UTF-8.
     var byteRun: [UInt8] = []
 
     var hasPendingBytes: Bool { repair.hasPendingBytes || !byteRun.isEmpty }

@@ -15,7 +15,7 @@ struct LlamaSpecialTokenSplitter: Sendable {
     private var nodes: [Node] = [Node()]
     private var rootChildren = [Int32](repeating: -1, count: 256)
 
-    /// - Parameter tokens: the token texts with their ids; `alwaysParsed` for user-defined tokens.
+    /// - Parameter candidates: the token texts with their ids; `alwaysParsed` for user-defined tokens.
     init(_ candidates: [(text: String, id: Int32, alwaysParsed: Bool)]) {
         let ordered = candidates.filter { !$0.text.isEmpty }.sorted {
             ($0.text.utf8.count, -$0.id) > ($1.text.utf8.count, -$1.id)

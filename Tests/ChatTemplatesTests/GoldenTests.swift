@@ -157,6 +157,7 @@ struct FeatureCase: Sendable {
     /// The templates Brigade must render exactly like jinja2 in every case.
     static let required = [
         "SmolLM2-135M-Instruct",
+        "Qwen2.5-Coder-0.5B-Instruct",
         "meta-llama-Llama-3.1-8B-Instruct",
         "meta-llama-Llama-3.2-3B-Instruct",
         "Qwen-Qwen2.5-7B-Instruct",

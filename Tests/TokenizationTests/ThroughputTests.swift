@@ -33,12 +33,13 @@ import Tokenization
         #expect(Self.measure("SmolLM2, distinct", smol.fromArrays, smol.strings, size: once) > 0.5)
     }
 
-    /// SentencePiece merging runs over whole fragments (no word split, no cache): still n log n.
+    /// SentencePiece merging runs over whole fragments (no word split, no cache): still n log n. ~2.5 MB/s in
+    /// release, ~0.3 in debug; the floor only catches quadratic behaviour (hours on 4 MB).
     @Test func sentencePieceThroughput() throws {
         let gemma = try Golden.gemma3.get()
         let rows = try Golden.decode(Golden.Strings.self, "gemma-3/golden.json").strings
-        #expect(Self.measure("Gemma 3 (SentencePiece), 4 MB", gemma, rows, size: 4_000_000) > 0.5)
+        #expect(Self.measure("Gemma 3 (SentencePiece), 4 MB", gemma, rows, size: 4_000_000) > 0.1)
         let json = try BPETokenizer(tokenizerJSON: Golden.data("gemma-3/tokenizer.json"))
-        #expect(Self.measure("Gemma 3 (tokenizer.json), 4 MB", json, rows, size: 4_000_000) > 0.5)
+        #expect(Self.measure("Gemma 3 (tokenizer.json), 4 MB", json, rows, size: 4_000_000) > 0.1)
     }
 }

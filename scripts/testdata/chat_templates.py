@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Golden chat-template renderings for Brigade's ChatTemplates engine.
 
-Renders every chat template (SmolLM2's from its GGUF, plus llama.cpp's models/templates/*.jinja) over a fixed set
+Renders every chat template (SmolLM2's and Qwen2.5-Coder-0.5B-Instruct's from their GGUFs (Gemma 3 270M, a base
+model, has none), plus llama.cpp's models/templates/*.jinja) over a fixed set
 of conversations with real `jinja2`, configured exactly as Hugging Face `transformers` does in
 `apply_chat_template`:
 
@@ -413,6 +414,19 @@ def smollm2_template(model_path):
     return field.contents()
 
 
+def gguf_template(model):
+    """The chat template of one of the models scripts/fetch-model installs (fetched first if needed)."""
+    import subprocess
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from tokenizers_golden import read_metadata
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = subprocess.run([os.path.join(here, "..", "fetch-model"), model, "--print"], check=True,
+                          stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
+    return read_metadata(path, prefix="tokenizer.chat_template")["tokenizer.chat_template"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -420,7 +434,10 @@ def main():
     ap.add_argument("--llama", required=True)
     args = ap.parse_args()
 
-    templates = [("SmolLM2-135M-Instruct", smollm2_template(args.model))]
+    templates = [
+        ("SmolLM2-135M-Instruct", smollm2_template(args.model)),
+        ("Qwen2.5-Coder-0.5B-Instruct", gguf_template("qwen2.5-coder")),
+    ]
     for path in sorted(glob.glob(os.path.join(args.llama, "templates", "*.jinja"))):
         with open(path, encoding="utf-8", newline="") as f:
             templates.append((os.path.basename(path)[: -len(".jinja")], f.read()))
