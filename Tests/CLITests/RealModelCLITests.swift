@@ -66,7 +66,7 @@ import Testing
             if file.hasPrefix("Qwen") {
                 #expect(run.stdout.contains("Paris"), "\(file) \(precision): \(run.stdout)")
             } else {
-                #expect(run.stdout.contains(where: \.isLetter), "\(file) \(precision): \(run.stdout)")
+                #expect(run.stdout.contains { $0.isLetter }, "\(file) \(precision): \(run.stdout)")
             }
         }
     }
