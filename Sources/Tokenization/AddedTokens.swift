@@ -40,49 +40,24 @@ enum Segment {
 /// Finds added tokens in text the way `AddedVocabulary::find_matches` of `tokenizers` does: non-overlapping,
 /// leftmost-longest matches (Aho-Corasick `LeftmostLongest`), then the `single_word`, `lstrip` and `rstrip` rules.
 struct AddedTokenMatcher: Sendable {
-    private struct Node: Sendable {
-        var children: [UInt8: Int32] = [:]
-        var token: Int32 = -1
-    }
-
     private let tokens: [AddedToken]
-    private var nodes: [Node] = [Node()]
-    /// The child of the root for each first byte (-1 for none): most positions are rejected here.
-    private var rootChildren = [Int32](repeating: -1, count: 256)
+    /// Each token's content, valued by its index in `tokens` (a later duplicate wins).
+    private var trie = ByteTrie()
 
     var isEmpty: Bool { tokens.isEmpty }
 
     init(_ tokens: [AddedToken]) {
         self.tokens = tokens
         for (index, token) in tokens.enumerated() where !token.content.isEmpty {
-            var node = 0
-            for byte in token.content.utf8 {
-                if let child = nodes[node].children[byte] {
-                    node = Int(child)
-                } else {
-                    nodes.append(Node())
-                    nodes[node].children[byte] = Int32(nodes.count - 1)
-                    if node == 0 { rootChildren[Int(byte)] = Int32(nodes.count - 1) }
-                    node = nodes.count - 1
-                }
-            }
-            nodes[node].token = Int32(index)
+            trie.insert(token.content, value: Int32(index), replacing: true)
         }
     }
 
     /// The longest token starting at `start` (not past `end`): its index in `tokens` and its end.
     @inline(__always)
     private func longestMatch(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int, end: Int) -> (Int, Int)? {
-        var node = Int(rootChildren[Int(bytes[start])])
-        guard node >= 0 else { return nil }
         var best: (Int, Int)? = nil
-        var index = start + 1
-        while true {
-            if nodes[node].token >= 0 { best = (Int(nodes[node].token), index) }
-            guard index < end, let child = nodes[node].children[bytes[index]] else { break }
-            node = Int(child)
-            index += 1
-        }
+        trie.forEachMatch(bytes, at: start, end: end) { token, end in best = (Int(token), end) }
         return best
     }
 

@@ -4,16 +4,10 @@
 /// occurrences. Control and unknown tokens only take part when special tokens are parsed; user-defined
 /// tokens always do.
 struct LlamaSpecialTokenSplitter: Sendable {
-    private struct Node: Sendable {
-        var children: [UInt8: Int32] = [:]
-        /// The rank (position in the longest-first order) of the token ending here, or -1.
-        var rank: Int32 = -1
-    }
-
     /// The tokens in longest-first order.
     private let tokens: [(id: Int32, alwaysParsed: Bool)]
-    private var nodes: [Node] = [Node()]
-    private var rootChildren = [Int32](repeating: -1, count: 256)
+    /// Each token's text, valued by its rank (position in the longest-first order).
+    private var trie = ByteTrie()
 
     /// - Parameter candidates: the token texts with their ids; `alwaysParsed` for user-defined tokens.
     init(_ candidates: [(text: String, id: Int32, alwaysParsed: Bool)]) {
@@ -21,20 +15,7 @@ struct LlamaSpecialTokenSplitter: Sendable {
             ($0.text.utf8.count, -$0.id) > ($1.text.utf8.count, -$1.id)
         }
         tokens = ordered.map { ($0.id, $0.alwaysParsed) }
-        for (rank, token) in ordered.enumerated() {
-            var node = 0
-            for byte in token.text.utf8 {
-                if let child = nodes[node].children[byte] {
-                    node = Int(child)
-                } else {
-                    nodes.append(Node())
-                    nodes[node].children[byte] = Int32(nodes.count - 1)
-                    if node == 0 { rootChildren[Int(byte)] = Int32(nodes.count - 1) }
-                    node = nodes.count - 1
-                }
-            }
-            if nodes[node].rank < 0 { nodes[node].rank = Int32(rank) }
-        }
+        for (rank, token) in ordered.enumerated() { trie.insert(token.text, value: Int32(rank), replacing: false) }
     }
 
     private struct Match {
@@ -47,16 +28,8 @@ struct LlamaSpecialTokenSplitter: Sendable {
     func split(_ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, parseSpecial: Bool, _ body: (Segment) -> Void) {
         var matches: [Match] = []
         for start in range {
-            var node = Int(rootChildren[Int(bytes[start])])
-            var index = start + 1
-            while node >= 0 {
-                let rank = nodes[node].rank
-                if rank >= 0, parseSpecial || tokens[Int(rank)].alwaysParsed {
-                    matches.append(Match(start: start, end: index, rank: rank))
-                }
-                guard index < range.upperBound, let child = nodes[node].children[bytes[index]] else { break }
-                node = Int(child)
-                index += 1
+            trie.forEachMatch(bytes, at: start, end: range.upperBound) { rank, end in
+                if parseSpecial || tokens[Int(rank)].alwaysParsed { matches.append(Match(start: start, end: end, rank: rank)) }
             }
         }
         guard !matches.isEmpty else {
