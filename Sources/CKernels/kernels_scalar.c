@@ -2,6 +2,7 @@
 /// of the panels that the SIMD variants are tested against. Same integer sums, same float epilogue in the same
 /// order (`fmaf` where the SIMD code fuses), so the outputs are bit-identical.
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "layout.h"
 
@@ -73,76 +74,87 @@ static void pair_columns(int p, int *low, int *high) {
     *high = *low + 2;
 }
 
-/// One token through one panel: `acc[r]` for its 8 row lanes.
-static void panel(int type, const uint8_t *base, long superblocks, const bk_activations *x, long token, float acc[8]) {
+/// Adds sub-block `s` (activation block `b`) of a panel block to one token's 8 row accumulators, its weights `w`
+/// already decoded (`w[r][c]`).
+static void sub_block(int type, const uint8_t *block, int s, long b, const int16_t w[8][32], const bk_activations *x,
+                      long token, float acc[8]) {
     static const int order[4] = {0, 2, 1, 3};
     const bk_layout L = bk_layout_of(type);
-    for (int r = 0; r < 8; r++) acc[r] = 0;
-    for (long sb = 0; sb < superblocks; sb++) {
-        const uint8_t *block = base + sb * L.stride;
-        for (int s = 0; s < L.subs; s++) {
-            const long b = sb * L.subs + s, index = token * x->blocks + b;
-            int16_t a[32];
-            for (int p = 0; p < 16; p++) {
-                int low, high;
-                pair_columns(p, &low, &high);
-                const uint32_t pair = x->pairs[16 * index + p];
-                a[low] = (int16_t)(pair & 0xFFFF);
-                a[high] = (int16_t)(pair >> 16);
-            }
-            for (int r = 0; r < 8; r++) {
-                int32_t I[4];
-                for (int G = 0; G < 4; G++) {
-                    I[G] = 0;
-                    for (int c = 8 * G; c < 8 * G + 8; c++) I[G] += weight(type, block, s, r, c) * a[c];
-                }
-                const float d = half_to_float(block + L.d + 2 * r);
-                const float *xs = x->scales + 4 * index;
-                if (bk_has_halves(type)) {
-                    for (int u = 0; u < 2; u++) {
-                        float S = 0;
-                        S = fmaf((float)I[2 * u], xs[2 * u], S);
-                        S = fmaf((float)I[2 * u + 1], xs[2 * u + 1], S);
-                        const uint8_t sc = block[L.scales + 8 * (2 * s + u) + r];
-                        acc[r] = fmaf(S, d * (type == BK_Q2_K ? (float)(sc & 15) : (float)(int8_t)sc), acc[r]);
-                        if (type == BK_Q2_K) {
-                            const float O = -(half_to_float(block + L.m + 2 * r) * (float)(sc >> 4));
-                            acc[r] = fmaf(O, x->sums16[2 * index + u], acc[r]);
-                        }
-                    }
-                    continue;
-                }
-                float S = 0;
-                for (int k = 0; k < 4; k++) S = fmaf((float)I[order[k]], xs[order[k]], S);
-                float D = d, O = 0;
-                int offset = 1;
-                switch (type) {
-                case BK_Q4_0: O = d * -8.0f; break;
-                case BK_Q4_1: case BK_Q5_1: O = half_to_float(block + L.m + 2 * r); break;
-                case BK_Q4_K: case BK_Q5_K:
-                    D = d * (float)block[L.scales + 8 * s + r];
-                    O = -(half_to_float(block + L.m + 2 * r) * (float)block[L.mins + 8 * s + r]);
-                    break;
-                case BK_IQ4_XS: D = d * (float)(int8_t)block[L.scales + 8 * s + r]; offset = 0; break;
-                default: offset = 0;
-                }
-                acc[r] = fmaf(S, D, acc[r]);
-                if (offset) acc[r] = fmaf(O, x->sums[index], acc[r]);
-            }
+    const long index = token * x->blocks + b;
+    int16_t a[32];
+    for (int p = 0; p < 16; p++) {
+        int low, high;
+        pair_columns(p, &low, &high);
+        const uint32_t pair = x->pairs[16 * index + p];
+        a[low] = (int16_t)(pair & 0xFFFF);
+        a[high] = (int16_t)(pair >> 16);
+    }
+    const float *xs = x->scales + 4 * index;
+    for (int r = 0; r < 8; r++) {
+        int32_t I[4];
+        for (int G = 0; G < 4; G++) {
+            I[G] = 0;
+            for (int c = 8 * G; c < 8 * G + 8; c++) I[G] += w[r][c] * a[c];
         }
+        const float d = half_to_float(block + L.d + 2 * r);
+        if (bk_has_halves(type)) {
+            for (int u = 0; u < 2; u++) {
+                float S = 0;
+                S = fmaf((float)I[2 * u], xs[2 * u], S);
+                S = fmaf((float)I[2 * u + 1], xs[2 * u + 1], S);
+                const uint8_t sc = block[L.scales + 8 * (2 * s + u) + r];
+                acc[r] = fmaf(S, d * (type == BK_Q2_K ? (float)(sc & 15) : (float)(int8_t)sc), acc[r]);
+                if (type == BK_Q2_K) {
+                    const float O = -(half_to_float(block + L.m + 2 * r) * (float)(sc >> 4));
+                    acc[r] = fmaf(O, x->sums16[2 * index + u], acc[r]);
+                }
+            }
+            continue;
+        }
+        float S = 0;
+        for (int k = 0; k < 4; k++) S = fmaf((float)I[order[k]], xs[order[k]], S);
+        float D = d, O = 0;
+        int offset = 1;
+        switch (type) {
+        case BK_Q4_0: O = d * -8.0f; break;
+        case BK_Q4_1: case BK_Q5_1: O = half_to_float(block + L.m + 2 * r); break;
+        case BK_Q4_K: case BK_Q5_K:
+            D = d * (float)block[L.scales + 8 * s + r];
+            O = -(half_to_float(block + L.m + 2 * r) * (float)block[L.mins + 8 * s + r]);
+            break;
+        case BK_IQ4_XS: D = d * (float)(int8_t)block[L.scales + 8 * s + r]; offset = 0; break;
+        default: offset = 0;
+        }
+        acc[r] = fmaf(S, D, acc[r]);
+        if (offset) acc[r] = fmaf(O, x->sums[index], acc[r]);
     }
 }
 
 void bk_multiply_scalar(const bk_matrix *m, const bk_activations *x, long p0, long p1, long tokens, float *y,
                         const float *bias) {
-    const long panelBytes = m->superblocks * bk_layout_of(m->type).stride;
+    const bk_layout L = bk_layout_of(m->type);
+    const long panelBytes = m->superblocks * L.stride;
+    float *acc = malloc(sizeof(float) * 8 * (size_t)(tokens > 0 ? tokens : 1));
+    if (!acc) abort();
     for (long p = p0; p < p1; p++) {
+        for (long i = 0; i < 8 * tokens; i++) acc[i] = 0;
+        // Each sub-block's weights are decoded once for every token; each token's accumulators still see the
+        // sub-blocks in order, so the results do not depend on the number of tokens.
+        for (long sb = 0; sb < m->superblocks; sb++) {
+            const uint8_t *block = m->base + p * panelBytes + sb * L.stride;
+            for (int s = 0; s < L.subs; s++) {
+                int16_t w[8][32];
+                for (int r = 0; r < 8; r++) {
+                    for (int c = 0; c < 32; c++) w[r][c] = (int16_t)weight(m->type, block, s, r, c);
+                }
+                for (long t = 0; t < tokens; t++) sub_block(m->type, block, s, sb * L.subs + s, w, x, t, acc + 8 * t);
+            }
+        }
         for (long t = 0; t < tokens; t++) {
-            float acc[8];
-            panel(m->type, m->base + p * panelBytes, m->superblocks, x, t, acc);
             for (long r = 0; r < 8 && 8 * p + r < m->rows; r++) {
-                y[t * m->rows + 8 * p + r] = bias ? acc[r] + bias[8 * p + r] : acc[r];
+                y[t * m->rows + 8 * p + r] = bias ? acc[8 * t + r] + bias[8 * p + r] : acc[8 * t + r];
             }
         }
     }
+    free(acc);
 }

@@ -167,6 +167,8 @@ BK_INLINE void BK_NAME(panel)(const int type, const int T, const uint8_t *panel,
     for (long sb = 0; sb < superblocks; sb++) {
         const uint8_t *block = panel + sb * L.stride;
         const __m256 d = BK_NAME(halves)(block + L.d);
+        // Unrolled, so a K-quant sub-block's shifts are immediates (and the shifts down and up fold into one).
+        #pragma clang loop unroll(full)
         for (int s = 0; s < L.subs; s++) {
             const long b = sb * L.subs + s;
             const uint32_t *a[4];

@@ -1,8 +1,8 @@
 /// How the matrix products of a forward pass treat activations.
 public enum Precision: String, Sendable, CaseIterable, CustomStringConvertible {
-    /// Quantized weights (Q4_0, Q4_1, Q8_0) are packed into 8-row panels at load and multiplied with activations
-    /// quantized to 10-bit integers per 8 columns (integer dot products, like llama.cpp's 8-bit per 32). The default:
-    /// about 4× faster than `f32` at batch 1; on SmolLM2, mean KL divergence to `f32` 0.0005 and 100 % top-1
+    /// Quantized weights (every encoding `PackedMatrix.canPack` accepts) are packed into 8-row panels at load and
+    /// multiplied with activations quantized to 10-bit integers per 8 columns (integer dot products, like llama.cpp's
+    /// 8-bit per 32). The default: about 4× faster than `f32` at batch 1; on SmolLM2, mean KL divergence to `f32` 0.0005 and 100 % top-1
     /// agreement over the golden prompts (docs/PERFORMANCE.md).
     case integer = "int"
     /// Every weight is dequantized to f32 (exactly as `gguf.quants.dequantize`) and multiplied with f32 activations:
