@@ -80,12 +80,18 @@ public struct DecoderStage: Sendable {
         }
         self.layers = layers
         self.ropes = ropes
-        let tokenEmbedding = try store.projection("token_embd.weight", rows: config.vocabSize, columns: d)
+        // Only the stages that use it look the embedding up: a middle stage's host may not hold it (split files).
+        let tokenEmbedding = embedding || (head && config.tiedEmbeddings)
+            ? try store.projection("token_embd.weight", rows: config.vocabSize, columns: d) : nil
         self.embedding = embedding ? tokenEmbedding : nil
         embeddingScale = config.architecture.embeddingScale(config)
         if head {
             outputNorm = try RMSNorm(store, "output_norm.weight", count: d, eps: config.rmsNormEps)
-            output = config.tiedEmbeddings ? tokenEmbedding : try store.projection("output.weight", rows: config.vocabSize, columns: d)
+            if config.tiedEmbeddings, let tokenEmbedding {
+                output = tokenEmbedding
+            } else {
+                output = try store.projection("output.weight", rows: config.vocabSize, columns: d)
+            }
         } else {
             outputNorm = nil
             output = nil

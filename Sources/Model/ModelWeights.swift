@@ -23,7 +23,7 @@ public struct ModelWeights: Sendable {
             return ModelWeights(config: model.config, store: model.store, gguf: nil, huggingFace: model)
         }
         let shards = try GGUFShards(first: GGUFFile(path: path))
-        return ModelWeights(config: try shards.first.modelConfig(), store: shards.tensorStore(), gguf: shards.first, huggingFace: nil)
+        return ModelWeights(config: try shards.modelConfig(), store: shards.tensorStore(), gguf: shards.first, huggingFace: nil)
     }
 
     /// The stage holding `layers`, with the embedding if it starts at layer 0 and the head if it ends at the last.

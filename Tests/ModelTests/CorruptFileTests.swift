@@ -140,6 +140,21 @@ import Testing
         #expect(try #require(try Self.loadError(b.build())).location == "model configuration")
     }
 
+    /// Shapes that would make derived values trap (negative head dimension with RoPE scaling, a Gemma 3 window
+    /// pattern out of range) are errors naming the key, checked before anything is derived from them.
+    @Test func hostileShapesAreErrorsNotTraps() throws {
+        var b = GGUFBuilder.tinyLlama()
+        b.metadata += [("llama.attention.key_length", .i32(-6)), ("llama.rope.scaling.type", .string("linear")),
+                       ("llama.rope.scaling.factor", .f32(4))]
+        #expect(try #require(try Self.loadError(b.build())).location == "model configuration")
+        b = GGUFBuilder.tinyLlama()
+        b.metadata[0] = ("general.architecture", .string("gemma3"))
+        b.metadata = b.metadata.map { ($0.0.replacingOccurrences(of: "llama.", with: "gemma3."), $0.1) }
+        b.metadata += [("gemma3.attention.sliding_window", .u32(4)), ("gemma3.attention.sliding_window_pattern", .i32(-3))]
+        let error = try #require(try Self.loadError(b.build()))
+        #expect(error.location == "key gemma3.attention.sliding_window_pattern", "\(error)")
+    }
+
     @Test func notAFile() throws {
         #expect(throws: ModelFileError.self) { try ModelWeights.open("/nonexistent/model.gguf") }
         let empty = try Self.write(Data(), name: "empty")

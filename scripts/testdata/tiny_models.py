@@ -219,6 +219,7 @@ MODELS = {
     "llama3_rope":  ("gguf", 1, False, "llama", Q.F32,  Q.F32,  False, True),
     "hf_llama3_rope": ("hf", 1, False, "llama", "float32",  None, False, True),
     "f32_split":    ("gguf", 1, False, "llama", Q.F32,  Q.F32,  False, False, 12),  # 3 shards of at most 12 tensors
+    "q8_0_untied_split": ("gguf", 1, False, "llama", Q.Q8_0, Q.Q8_0, True, False, 12),  # output.weight in the last shard
 }
 SAME_WEIGHTS = [("f32", "hf_f32"), ("f32_qkv_bias", "hf_qwen2"), ("qwen2_f32", "hf_qwen2"), ("qwen3_f32", "hf_qwen3"),
                 ("llama3_rope", "hf_llama3_rope")]  # must agree to ~1e-5
@@ -260,6 +261,8 @@ def main():
             write_gguf(os.path.join(d, "model.gguf"), weights[seed], wtype, etype, arch, untied, rope_scaling, split)
             shards = sorted(f for f in os.listdir(d) if re.fullmatch(r"model-\d{5}-of-\d{5}\.gguf", f))
             assert len(shards) == 3, shards
+            first_names = [t.name for t in gguf.GGUFReader(os.path.join(d, shards[0])).tensors]
+            assert not untied or "output.weight" not in first_names, d  # the case a first-shard-only reader gets wrong
             whole = os.path.join(root, f".{name}-whole.gguf")
             write_gguf(whole, weights[seed], wtype, etype, arch, untied, rope_scaling)
             m = loaded[name] = ref.load(whole); os.remove(whole)

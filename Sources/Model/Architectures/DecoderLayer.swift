@@ -1,6 +1,6 @@
 /// One architecture's decoder block: which tensors a layer reads and how it combines the shared layers
 /// (`Layers/`: attention, feed-forward, norms). A new architecture is a new file in `Architectures/` with a type
-/// conforming to this protocol and an entry in `Architecture.layerType`.
+/// conforming to this protocol and entries in `Architecture.layerType` and `Architecture.configure`.
 protocol DecoderLayer: Sendable {
     /// Reads layer `layer`'s tensors from `store`, checking their shapes; registers the RoPE it uses in `ropes`.
     init(_ store: TensorStore, layer: Int, config: ModelConfig, ropes: inout [RoPE]) throws(ModelFileError)
@@ -23,7 +23,7 @@ extension Architecture {
     }
 
     /// Reads this architecture's own GGUF keys and tensors into `config` (the common keys are already in it).
-    func configure(_ config: inout ModelConfig, from file: GGUFFile) throws(ModelFileError) {
+    func configure(_ config: inout ModelConfig, from file: GGUFModelSource) throws(ModelFileError) {
         switch self {
         case .llama, .mistral: try LlamaLayer.configure(&config, from: file)
         case .qwen2, .qwen3: try LlamaLayer.configureQwen(&config, from: file)

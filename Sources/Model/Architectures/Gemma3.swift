@@ -28,36 +28,40 @@ struct Gemma3Layer: DecoderLayer {
 
     /// `gemma3.attention.sliding_window` (required); the local RoPE base `gemma3.rope.freq_base_swa` (llama.cpp's
     /// default 10,000); the local layers from `gemma3.attention.sliding_window_pattern` (a period, default 6, or one
-    /// flag per layer); linear RoPE scaling of the global layers; the 27B model's attention scale `1/√(hidden/heads)`
-    /// (llama.cpp's rule); optional final logit soft-capping.
-    static func configure(_ config: inout ModelConfig, from file: GGUFFile) throws(ModelFileError) {
+    /// flag per layer); the 27B model's attention scale `1/√(hidden/heads)` (llama.cpp's rule); optional final logit
+    /// soft-capping. Linear RoPE scaling (read with the shared keys) applies to the global layers only.
+    static func configure(_ config: inout ModelConfig, from source: GGUFModelSource) throws(ModelFileError) {
+        let file = source.file
         config.rope.pairing = .halves
         config.hasQKNorm = true
         config.hasQKVBias = false
-        let window = try file.requiredInt("gemma3.attention.sliding_window")
+        let key = "gemma3.attention.sliding_window_pattern"
+        func bad(_ value: GGUFValue) -> ModelFileError {
+            ModelFileError(file: file.path, location: "key \(key)",
+                           problem: "expected a period in 0...\(config.layerCount) or one flag per layer, found \(value)")
+        }
         let localLayers: [Bool]
-        switch file.metadata["gemma3.attention.sliding_window_pattern"] {
+        switch file.metadata[key] {
         case nil: localLayers = SlidingWindow.layers(config.layerCount, pattern: 6)
         case let value?:
             if let period = value.int {
+                guard (0...config.layerCount).contains(period) else { throw bad(value) }
                 localLayers = SlidingWindow.layers(config.layerCount, pattern: period)
-            } else if let flags = value.array?.compactMap(\.bool), flags.count == config.layerCount {
+            } else if let items = value.array, items.count == config.layerCount {
+                var flags: [Bool] = []
+                for item in items {
+                    guard let flag = item.bool else { throw bad(value) }
+                    flags.append(flag)
+                }
                 localLayers = flags
             } else {
-                throw ModelFileError(file: file.path, location: "key gemma3.attention.sliding_window_pattern",
-                                     problem: "expected a period or one flag per layer, found \(value)")
+                throw bad(value)
             }
         }
+        // A window as long as the context is no window: clamped, it also keeps the block arithmetic in range.
+        let window = min(try file.requiredInt("gemma3.attention.sliding_window"), config.contextLength)
         let localTheta = file.metadata["gemma3.rope.freq_base_swa"]?.double ?? 10_000
         config.slidingWindow = SlidingWindow(window: window, localLayers: localLayers, localRopeTheta: localTheta)
-        if let type = file.metadata["gemma3.rope.scaling.type"]?.string, type != "none" {
-            guard type == "linear" else {
-                throw ModelFileError(file: file.path, location: "key gemma3.rope.scaling.type",
-                                     problem: "RoPE scaling \"\(type)\" is not supported (Brigade reads linear and llama3)")
-            }
-            let factor = file.metadata["gemma3.rope.scaling.factor"]?.double ?? 1
-            if factor != 1 { config.rope.frequencyDivisors = Array(repeating: factor, count: config.headDim / 2) }
-        }
         if config.layerCount == 62 { config.attentionScale = Float(1 / (Double(config.hiddenSize) / Double(config.headCount)).squareRoot()) }
         if let cap = file.metadata["gemma3.final_logit_softcapping"]?.double, cap > 0 { config.logitSoftcap = Float(cap) }
     }

@@ -20,26 +20,27 @@ struct LlamaLayer: DecoderLayer {
     }
 
     /// Llama and Mistral GGUFs: Q/K rows permuted by the converter (adjacent-pair RoPE) and, for Llama 3.1+, the
-    /// RoPE frequency divisors in `rope_freqs.weight` (llama.cpp divides each pair's frequency by its factor).
-    static func configure(_ config: inout ModelConfig, from file: GGUFFile) throws(ModelFileError) {
+    /// RoPE frequency divisors in `rope_freqs.weight` (llama.cpp divides each pair's frequency by its factor, on top of
+    /// any linear scaling).
+    static func configure(_ config: inout ModelConfig, from source: GGUFModelSource) throws(ModelFileError) {
         config.rope.pairing = .adjacent
-        if let factors = file.tensors["rope_freqs.weight"] {
-            guard factors.elementCount == config.headDim / 2, factors.type == .f32 else {
-                throw ModelFileError(file: file.path, location: "tensor rope_freqs.weight",
+        if let factors = source.tensors["rope_freqs.weight"] {
+            guard factors.elementCount == config.headDim / 2, let values = source.floats("rope_freqs.weight") else {
+                throw ModelFileError(file: source.file.path, location: "tensor rope_freqs.weight",
                                      problem: "expected \(config.headDim / 2) F32 frequency factors, found \(factors.elementCount) \(factors.type)")
             }
-            let values = (file.base + factors.fileOffset).assumingMemoryBound(to: Float.self)
-            config.rope.frequencyDivisors = (0..<factors.elementCount).map { Double(values[$0]) }
+            let linear = config.rope.frequencyDivisors
+            config.rope.frequencyDivisors = values.enumerated().map { i, factor in Double(factor) * (linear?[i] ?? 1) }
         }
     }
 
     /// Qwen2 and Qwen3 GGUFs: NeoX (rotate-half) RoPE; Qwen2 has Q/K/V biases, Qwen3 per-head Q/K RMS norms.
-    static func configureQwen(_ config: inout ModelConfig, from file: GGUFFile) throws(ModelFileError) {
+    static func configureQwen(_ config: inout ModelConfig, from source: GGUFModelSource) throws(ModelFileError) {
         config.rope.pairing = .halves
         if config.architecture == .qwen3 {
             config.hasQKNorm = true
-            guard file.tensors["blk.0.attn_q_norm.weight"] != nil else {
-                throw ModelFileError(file: file.path, location: "tensor blk.0.attn_q_norm.weight", problem: "missing: qwen3 layers need Q/K norms")
+            guard source.tensors["blk.0.attn_q_norm.weight"] != nil else {
+                throw ModelFileError(file: source.file.path, location: "tensor blk.0.attn_q_norm.weight", problem: "missing: qwen3 layers need Q/K norms")
             }
         }
     }

@@ -19,7 +19,12 @@ extension GGUFFile {
 
     /// The model configuration described by this file's metadata: the keys every architecture shares
     /// (`ARCH.block_count`, `ARCH.embedding_length`, …), then the architecture's own (`Architecture.configure`).
-    public func modelConfig() throws(ModelFileError) -> ModelConfig {
+    /// The shape is checked before anything is derived from it, so a hostile file gets an error, never a trap.
+    /// - Parameter shards: every shard of a split model (`GGUFShards`), whose tensors decide what the model has
+    ///   (an untied output head, Q/K/V biases, RoPE factors); nil: this file alone.
+    public func modelConfig(shards: [GGUFFile]? = nil) throws(ModelFileError) -> ModelConfig {
+        let source = GGUFModelSource(file: self, shards: shards ?? [self])
+        let tensors = source.tensors
         guard let name = metadata["general.architecture"]?.string else {
             throw ModelFileError(file: path, location: "key general.architecture", problem: "missing; not a model file?")
         }
@@ -58,15 +63,16 @@ extension GGUFFile {
             throw ModelFileError(file: path, location: "key \(arch).rope.dimension_count",
                                  problem: "partial rotary embeddings (\(ropeDims) of \(headDim) dimensions) are not supported")
         }
-        if let scaling = metadata["\(arch).rope.scaling.type"]?.string, scaling != "none", architecture != .gemma3 {
+        try config.validate(file: path)
+        if let scaling = metadata["\(arch).rope.scaling.type"]?.string, scaling != "none" {
             let factor = metadata["\(arch).rope.scaling.factor"]?.double ?? 1
             guard scaling == "linear" else {
                 throw ModelFileError(file: path, location: "key \(arch).rope.scaling.type",
                                      problem: "RoPE scaling \"\(scaling)\" is not supported (Brigade reads linear and Llama 3's rope_freqs)")
             }
-            config.rope.frequencyDivisors = Array(repeating: factor, count: headDim / 2)
+            if factor != 1 { config.rope.frequencyDivisors = Array(repeating: factor, count: headDim / 2) }
         }
-        try architecture.configure(&config, from: self)
+        try architecture.configure(&config, from: source)
         try config.validate(file: path)
         return config
     }
@@ -81,5 +87,34 @@ extension GGUFFile {
             stored[name] = StoredTensor(name: name, matrix: matrix)
         }
         return TensorStore(source: path, tensors: stored, owners: [self])
+    }
+}
+
+/// What an architecture reads to configure itself: the first file's metadata, and the tensors of every shard of the
+/// model (a split model's `output.weight` or `rope_freqs.weight` may be in any shard).
+struct GGUFModelSource {
+    let file: GGUFFile
+    /// Every tensor, with the shard that holds it.
+    let tensors: [String: GGUFFile.TensorInfo]
+    private let holders: [String: GGUFFile]
+
+    init(file: GGUFFile, shards: [GGUFFile]) {
+        self.file = file
+        var tensors: [String: GGUFFile.TensorInfo] = [:], holders: [String: GGUFFile] = [:]
+        for shard in shards {
+            for (name, info) in shard.tensors {
+                tensors[name] = info
+                holders[name] = shard
+            }
+        }
+        self.tensors = tensors
+        self.holders = holders
+    }
+
+    /// The values of F32 tensor `name` (read unaligned: GGUF alignment may be as small as 1), or nil if it is absent.
+    func floats(_ name: String) -> [Float]? {
+        guard let info = tensors[name], info.type == .f32, let shard = holders[name] else { return nil }
+        let base = shard.base + info.fileOffset
+        return (0..<info.elementCount).map { base.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) }
     }
 }

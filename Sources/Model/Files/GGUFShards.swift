@@ -59,7 +59,7 @@ public struct GGUFShards: Sendable {
                 throw ModelFileError(file: path, location: "key split.no",
                                      problem: "expected shard \(n) of \(count) (split.no \(n - 1), split.count \(count))")
             }
-            for tensor in shard.tensorNames where first.tensors[tensor] != nil || files.contains(where: { $0.tensors[tensor] != nil }) {
+            for tensor in shard.tensorNames where files.contains(where: { $0.tensors[tensor] != nil }) {
                 throw ModelFileError(file: path, location: "tensor \(tensor)", problem: "also stored in another shard")
             }
             files.append(shard)
@@ -74,6 +74,9 @@ public struct GGUFShards: Sendable {
         self.files = files
         self.missing = missing
     }
+
+    /// The model configuration: the first shard's metadata, with what the model has read from every present shard.
+    public func modelConfig() throws(ModelFileError) -> ModelConfig { try first.modelConfig(shards: files) }
 
     /// The tensors of every present shard as one `TensorStore`; a tensor that is not found names the missing shards.
     public func tensorStore() -> TensorStore {

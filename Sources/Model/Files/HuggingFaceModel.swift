@@ -116,6 +116,10 @@ public struct HuggingFaceModel: Sendable {
         let heads = try int("num_attention_heads")
         let headDim = json["head_dim"] as? Int ?? (heads > 0 ? hidden / heads : 0)
         let theta = (json["rope_theta"] as? Double) ?? Double(json["rope_theta"] as? Int ?? 10000)
+        // Checked here, before the RoPE divisors are derived from it (validate() checks everything else).
+        guard headDim >= 2, headDim % 2 == 0, headDim <= 1024 else {
+            throw ModelFileError(file: file, location: "key head_dim", problem: "head dimension \(headDim) must be even and in 2...1024")
+        }
         var config = ModelConfig(
             architecture: architecture,
             layerCount: try int("num_hidden_layers"),
