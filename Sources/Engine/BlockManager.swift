@@ -91,20 +91,22 @@ struct WindowedBlocks: Sendable {
     /// What scheduling `count` tokens from `start` does to `table`: the blocks it releases first, then the blocks it
     /// takes (at most `released` plus the free blocks, or it cannot run).
     func demand(_ table: WindowedBlockTable, start: Int, count: Int) -> (released: Int, needed: Int) {
+        let (released, firstBlock) = trim(table, start: start)
+        let kept = table.blocks.count - released
+        return (released, max(0, manager.blocksNeeded(tokens: start + count) - firstBlock - kept))
+    }
+
+    /// How many of `table`'s blocks no token from `start` on sees, and the block index its first entry covers once
+    /// they are gone: the one rule `demand` (rank 0's plan) and `advance` (every rank's replay) both follow.
+    private func trim(_ table: WindowedBlockTable, start: Int) -> (released: Int, firstBlock: Int) {
         let first = firstVisibleBlock(start)
         let released = min(table.blocks.count, max(0, first - table.firstBlock))
-        let kept = table.blocks.count - released
-        let from = table.blocks.count == released ? max(table.firstBlock, first) : table.firstBlock + released
-        return (released, max(0, manager.blocksNeeded(tokens: start + count) - from - kept))
+        return (released, table.blocks.count == released ? max(table.firstBlock, first) : table.firstBlock + released)
     }
 
     /// Blocks a sequence needs at most for one chunk of `chunk` tokens: the window before the chunk's first token
     /// (`window − 1` positions), the chunk, and one block of misalignment at each end — never more than the
     /// `longest`-token sequence has blocks.
-    func blocksPerSequence(chunk: Int, longest: Int) -> Int {
-        Self.blocksPerSequence(window: window, blockSize: blockSize, chunk: chunk, longest: longest)
-    }
-
     static func blocksPerSequence(window: Int, blockSize: Int, chunk: Int, longest: Int) -> Int {
         min((longest + blockSize - 1) / blockSize, (window - 1 + chunk + blockSize - 1) / blockSize + 1)
     }
@@ -112,12 +114,11 @@ struct WindowedBlocks: Sendable {
     /// Releases the blocks of `table` no token from `start` on sees, then grows it to hold positions up to
     /// `start + count`. Returns false (having released, but taken nothing) when too few blocks are free.
     mutating func advance(_ table: inout WindowedBlockTable, start: Int, count: Int) -> Bool {
-        let first = firstVisibleBlock(start)
-        let released = min(table.blocks.count, max(0, first - table.firstBlock))
+        let (released, firstBlock) = trim(table, start: start)
         var dropped = Array(table.blocks.prefix(released))
         manager.release(&dropped)
         table.blocks.removeFirst(released)
-        table.firstBlock = table.blocks.isEmpty ? max(table.firstBlock, first) : table.firstBlock + released
+        table.firstBlock = firstBlock
         return manager.grow(&table.blocks, toBlocks: manager.blocksNeeded(tokens: start + count) - table.firstBlock)
     }
 
