@@ -109,7 +109,7 @@ struct RMSNorm: Sendable {
 extension Projection {
     /// `input` (`tokens` rows) quantized for the integer kernels if any of `weights` (the projections of this one
     /// input) use them, within the tightest activation limit among them; else nil.
-    static func quantize(_ input: [Float], tokens: Int, for weights: Projection...) -> QuantizedActivations? {
+    static func quantize(_ input: [Float], tokens: Int, for weights: [Projection]) -> QuantizedActivations? {
         guard weights.contains(where: \.wantsQuantizedInput) else { return nil }
         let maximum = weights.map(\.activationLimit).min()!
         return input.withUnsafeBufferPointer {
@@ -120,7 +120,7 @@ extension Projection {
     /// `input · Wᵀ` for `tokens` rows: `tokens × rows` floats.
     func callAsFunction(_ input: [Float], tokens: Int) -> [Float] {
         var out = [Float](repeating: 0, count: tokens * rows)
-        let quantized = Projection.quantize(input, tokens: tokens, for: self)
+        let quantized = Projection.quantize(input, tokens: tokens, for: [self])
         input.withUnsafeBufferPointer { input in
             out.withUnsafeMutableBufferPointer { multiply(input.baseAddress!, quantized: quantized, tokens: tokens, into: $0.baseAddress!) }
         }
@@ -129,11 +129,7 @@ extension Projection {
 
     /// Several projections of one input (Q/K/V, gate/up) as one parallel job: their outputs, in order.
     static func multiply(_ projections: [Projection], _ input: [Float], tokens: Int) -> [[Float]] {
-        let quantized = projections.contains(where: \.wantsQuantizedInput)
-            ? input.withUnsafeBufferPointer {
-                QuantizedActivations($0.baseAddress!, tokens: tokens, columns: projections[0].columns,
-                                     maximum: projections.map(\.activationLimit).min()!)
-            } : nil
+        let quantized = Projection.quantize(input, tokens: tokens, for: projections)
         // One buffer holds every output, so that one pointer scope covers the whole job.
         let sizes = projections.map { tokens * $0.rows }
         var all = [Float](repeating: 0, count: sizes.reduce(0, +))
