@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Model
 import Synchronization
 
@@ -176,39 +177,24 @@ public final class InferenceEngine: Sendable {
     }
 
     /// Checks a request as `submit` does, without submitting it (a text prompt must be `tokenized` first).
-    public func validate(_ request: GenerationRequest) throws(EngineError) {
-        if request.promptText != nil {
-            throw EngineError.invalidRequest(parameter: "prompt", message: "validate(tokenized(request)) for text prompts")
+    public func validate(_ request: GenerationRequest) throws(EngineError) { try limits.validate(request) }
+
+    /// Stops the pipeline as a failed one, with `message` as the failure (a supervisor that saw part of the pipeline
+    /// die): every open stream ends with `EngineError.failed`.
+    public func fail(_ message: String) {
+        lifeline.fail(message)
+    }
+
+    /// Calls `handler` with the failure once the pipeline fails (at once if it already has), from whichever thread
+    /// records it.
+    public func onFailure(_ handler: @escaping @Sendable (String) -> Void) {
+        let lifeline = self.lifeline, called = Locked(false)
+        let once: @Sendable () -> Void = {
+            guard called.withLock({ called in defer { called = true }; return !called }) else { return }
+            handler(lifeline.failure ?? "the pipeline stopped")
         }
-        func invalid(_ parameter: String, _ message: String) -> EngineError { .invalidRequest(parameter: parameter, message: message) }
-        do { try request.sampling.validate() } catch { throw invalid(error.parameter, error.message) }
-        guard !request.promptTokenIDs.isEmpty else { throw invalid("prompt", "the prompt is empty") }
-        if let bad = request.promptTokenIDs.first(where: { $0 < 0 || Int($0) >= model.vocabSize }) {
-            throw invalid("prompt", "token id \(bad) is outside the vocabulary (0..<\(model.vocabSize))")
-        }
-        guard request.maxTokens >= 1 else { throw invalid("max_tokens", "max_tokens must be at least 1, got \(request.maxTokens)") }
-        guard request.minTokens >= 0, request.minTokens <= request.maxTokens else {
-            throw invalid("min_tokens", "min_tokens must be between 0 and max_tokens (\(request.maxTokens)), got \(request.minTokens)")
-        }
-        let context = contextLength
-        guard request.promptTokenIDs.count < context else {
-            throw invalid("prompt", "the prompt has \(request.promptTokenIDs.count) tokens; the model's context is \(context), "
-                          + "so at most \(context - 1) prompt tokens leave room for one generated token")
-        }
-        let longest = min(context, request.promptTokenIDs.count + request.maxTokens)
-        let needed = (longest + options.blockSize - 1) / options.blockSize
-        guard needed <= blockCount else {
-            throw invalid("max_tokens", "prompt + max_tokens needs \(needed) KV blocks of \(options.blockSize) tokens but the cache has "
-                          + "\(blockCount); lower max_tokens or raise --kv-cache-mb")
-        }
-        if let window = kvLayout.window {
-            let windowed = WindowedBlocks.blocksPerSequence(window: window, blockSize: options.blockSize,
-                                                            chunk: min(options.maxBatchedTokens, longest), longest: longest)
-            guard windowed <= windowBlockCount else {
-                throw invalid("max_tokens", "a chunk of this request needs \(windowed) sliding-window KV blocks but that pool has "
-                              + "\(windowBlockCount); raise --kv-cache-mb or lower --max-num-batched-tokens")
-            }
-        }
+        lifeline.onFailure(once)
+        if lifeline.failure != nil { once() }
     }
 }
 
@@ -227,5 +213,7 @@ public struct EngineStatistics: Sendable, Equatable {
     public var usedWindowBlocks = 0
     /// Time rank 0 spent in forward passes.
     public var forwardSeconds = 0.0
+
+    public init() {}
 }
 

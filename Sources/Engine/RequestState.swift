@@ -25,7 +25,8 @@ final class RequestState {
     var lastScheduled = -1
     /// Log-probs / logits the last rank produced for this request and has not sent yet.
     var unsentDiff = ResponseDiff()
-    var generator: SeededGenerator
+    /// The request's random stream; token `n` is drawn from `SeededGenerator(seed:position: n)`.
+    let seed: UInt64
     var seen: Set<Int32>
     var generatedCounts: [Int32: Int] = [:]
     let stopTokens: Set<Int32>
@@ -41,12 +42,29 @@ final class RequestState {
         self.assemblesText = assemblesText
         self.arrival = arrival
         tokens = request.promptTokenIDs
-        generator = SeededGenerator(seed: request.sampling.seed ?? UInt64.random(in: 0...UInt64.max))
+        seed = request.sampling.seed ?? UInt64.random(in: 0...UInt64.max)
         seen = request.sampling.repetitionPenalty != 1 ? Set(request.promptTokenIDs) : []
         stopTokens = Set(request.stopTokenIDs + (request.ignoreEOS ? [] : eosTokenIDs))
         text = TextAssembler(stopStrings: request.stopStrings, detokenizer: detokenizer)
+        replay(request.resumedTokenIDs)
     }
 
+    /// Takes `resumed` (tokens a previous pipeline already streamed) as generated: they count as output for penalties,
+    /// limits and stop strings, their text is not streamed again, and they are computed with the prompt.
+    private func replay(_ resumed: [Int32]) {
+        for token in resumed {
+            tokens.append(token)
+            outputCount += 1
+            if request.sampling.repetitionPenalty != 1 { seen.insert(token) }
+            if request.sampling.presencePenalty != 0 || request.sampling.frequencyPenalty != 0 { generatedCounts[token, default: 0] += 1 }
+            if assemblesText { _ = text.append(token: token, isStopToken: false) }
+        }
+    }
+
+    /// The random numbers for the next token (see `seed`).
+    var nextTokenGenerator: SeededGenerator { SeededGenerator(seed: seed, position: outputCount) }
+
+    /// The prompt's tokens (resumed output not included).
     var promptCount: Int { request.promptTokenIDs.count }
     /// Tokens still to run through the model before the next token can be sampled.
     var uncomputed: Int { tokens.count - computed }

@@ -31,6 +31,11 @@ public struct GenerationRequest: Sendable, Equatable {
     public var ignoreEOS: Bool
     /// Whether to return, for every generated token, the full row of raw logits it was sampled from.
     public var returnLogits: Bool
+    /// Tokens already generated and streamed for this request by a pipeline that has since stopped: the engine
+    /// computes them with the prompt, counts them as output (penalties, `maxTokens`, stop strings, usage) and streams
+    /// only what follows, so the stream continues exactly where it stopped (the random draw of token `n` depends only
+    /// on the seed and `n`).
+    public var resumedTokenIDs: [Int32] = []
 
     public init(id: String, promptTokenIDs: [Int32], sampling: SamplingParameters = .greedy, maxTokens: Int = 16,
                 minTokens: Int = 0, stopTokenIDs: [Int32] = [], stopStrings: [String] = [], ignoreEOS: Bool = false,
@@ -83,6 +88,17 @@ public struct RequestOutput: Sendable {
     /// Set on the last update of the request.
     public var finishReason: FinishReason?
     public var usage: Usage
+
+    public init(requestID: String, newTokenIDs: [Int32], textDelta: String, logprobs: [SampledToken] = [], logits: [[Float]] = [],
+                finishReason: FinishReason? = nil, usage: Usage) {
+        self.requestID = requestID
+        self.newTokenIDs = newTokenIDs
+        self.textDelta = textDelta
+        self.logprobs = logprobs
+        self.logits = logits
+        self.finishReason = finishReason
+        self.usage = usage
+    }
 }
 
 /// Errors the engine reports to a caller.

@@ -159,7 +159,8 @@ struct ExecutedCount: Sendable, Equatable {
 }
 
 extension GenerationRequest {
-    func encode(into w: inout WireWriter) {
+    /// Writes the request in the executor's binary form (the ring's intake messages, the supervisor's link).
+    public func encode(into w: inout WireWriter) {
         w.write(id)
         w.write(promptTokenIDs)
         let s = sampling
@@ -180,9 +181,11 @@ extension GenerationRequest {
         stopStrings.forEach { w.write($0) }
         w.write(ignoreEOS)
         w.write(returnLogits)
+        w.write(resumedTokenIDs)
     }
 
-    init(from r: inout WireReader) throws(WireError) {
+    /// Reads a request written by `encode(into:)`.
+    public init(from r: inout WireReader) throws(WireError) {
         let id = try r.readString()
         let prompt = try r.readInt32s()
         var s = SamplingParameters()
@@ -206,5 +209,6 @@ extension GenerationRequest {
         self.init(id: id, promptTokenIDs: prompt, sampling: s, maxTokens: maxTokens, minTokens: minTokens,
                   stopTokenIDs: stopTokens, stopStrings: stopStrings, ignoreEOS: try r.readBool(),
                   returnLogits: try r.readBool())
+        resumedTokenIDs = try r.readInt32s()
     }
 }

@@ -208,9 +208,10 @@ final class PipelineLoop {
                 guard let state = table.requests[arrival] else { continue }
                 let rowLogits = UnsafeBufferPointer(rebasing: all[row * vocab..<(row + 1) * vocab])
                 let parameters = state.request.sampling
+                var generator = state.nextTokenGenerator
                 let token = Sampler.sample(logits: rowLogits, parameters: parameters, seen: state.seen,
                                            generatedCounts: state.generatedCounts, suppressed: state.suppressedTokens,
-                                           generator: &state.generator)
+                                           generator: &generator)
                 if parameters.logprobs != nil { state.unsentDiff.logprobs.append(token) }
                 if state.request.returnLogits { state.unsentDiff.logits.append(Array(rowLogits)) }
                 entries.append(SampleState.Entry(token: token.tokenID, diff: state.unsentDiff))

@@ -1,45 +1,46 @@
 /// Little-endian binary encoding of the executor's messages. Every rank runs the same build, so the format carries no
 /// version; a reader that finds the bytes inconsistent throws instead of trusting them.
-struct WireWriter {
-    private(set) var bytes: [UInt8] = []
+public struct WireWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
 
-    init(capacity: Int = 64) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 64) { bytes.reserveCapacity(capacity) }
 
-    mutating func write<T: FixedWidthInteger>(_ value: T) {
+    public mutating func write<T: FixedWidthInteger>(_ value: T) {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
-    mutating func write(_ value: Int) { write(Int64(value)) }
-    mutating func write(_ value: Bool) { write(UInt8(value ? 1 : 0)) }
-    mutating func write(_ value: Double) { write(value.bitPattern) }
-    mutating func write(_ value: Float) { write(value.bitPattern) }
+    public mutating func write(_ value: Int) { write(Int64(value)) }
+    public mutating func write(_ value: Bool) { write(UInt8(value ? 1 : 0)) }
+    public mutating func write(_ value: Double) { write(value.bitPattern) }
+    public mutating func write(_ value: Float) { write(value.bitPattern) }
 
-    mutating func write(_ value: String) {
+    public mutating func write(_ value: String) {
         let utf8 = Array(value.utf8)
         write(utf8.count)
         bytes.append(contentsOf: utf8)
     }
 
     /// A count, then the elements copied as they are in memory (bit-exact; every rank is little-endian x86-64).
-    mutating func write<T: BitwiseCopyable>(_ values: [T]) {
+    public mutating func write<T: BitwiseCopyable>(_ values: [T]) {
         write(values.count)
         values.withUnsafeBytes { bytes.append(contentsOf: $0) }
     }
 }
 
 /// Why a message could not be decoded: a bug or a version mismatch between ranks, never a user error.
-struct WireError: Error, CustomStringConvertible {
-    let message: String
-    var description: String { "malformed executor message: \(message)" }
+public struct WireError: Error, CustomStringConvertible {
+    public let message: String
+    public init(message: String) { self.message = message }
+    public var description: String { "malformed executor message: \(message)" }
 }
 
-struct WireReader {
+public struct WireReader: Sendable {
     private let bytes: [UInt8]
     private var offset = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    var isAtEnd: Bool { offset == bytes.count }
+    public var isAtEnd: Bool { offset == bytes.count }
 
     private mutating func take(_ count: Int) throws(WireError) -> ArraySlice<UInt8> {
         guard count >= 0, count <= bytes.count - offset else {
@@ -49,20 +50,20 @@ struct WireReader {
         return bytes[offset..<offset + count]
     }
 
-    mutating func read<T: FixedWidthInteger>(_: T.Type = T.self) throws(WireError) -> T {
+    public mutating func read<T: FixedWidthInteger>(_: T.Type = T.self) throws(WireError) -> T {
         let slice = try take(MemoryLayout<T>.size)
         var value = T.zero
         withUnsafeMutableBytes(of: &value) { $0.copyBytes(from: slice) }
         return T(littleEndian: value)
     }
 
-    mutating func readInt() throws(WireError) -> Int { Int(try read(Int64.self)) }
-    mutating func readBool() throws(WireError) -> Bool { try read(UInt8.self) != 0 }
-    mutating func readDouble() throws(WireError) -> Double { Double(bitPattern: try read(UInt64.self)) }
-    mutating func readFloat() throws(WireError) -> Float { Float(bitPattern: try read(UInt32.self)) }
+    public mutating func readInt() throws(WireError) -> Int { Int(try read(Int64.self)) }
+    public mutating func readBool() throws(WireError) -> Bool { try read(UInt8.self) != 0 }
+    public mutating func readDouble() throws(WireError) -> Double { Double(bitPattern: try read(UInt64.self)) }
+    public mutating func readFloat() throws(WireError) -> Float { Float(bitPattern: try read(UInt32.self)) }
 
     /// A count that must fit in the bytes left, at `elementSize` bytes per element.
-    mutating func readCount(elementSize: Int) throws(WireError) -> Int {
+    public mutating func readCount(elementSize: Int) throws(WireError) -> Int {
         let count = try readInt()
         guard count >= 0, count <= (bytes.count - offset) / max(1, elementSize) else {
             throw WireError(message: "count \(count) at offset \(offset - 8) exceeds the message")
@@ -70,13 +71,13 @@ struct WireReader {
         return count
     }
 
-    mutating func readString() throws(WireError) -> String {
+    public mutating func readString() throws(WireError) -> String {
         let count = try readCount(elementSize: 1)
         return String(decoding: try take(count), as: UTF8.self)
     }
 
     /// An array written by `WireWriter.write(_: [T])`.
-    mutating func readArray<T: BitwiseCopyable>(of _: T.Type = T.self) throws(WireError) -> [T] {
+    public mutating func readArray<T: BitwiseCopyable>(of _: T.Type = T.self) throws(WireError) -> [T] {
         let size = MemoryLayout<T>.stride
         let count = try readCount(elementSize: size)
         let slice = try take(count * size)
@@ -89,6 +90,6 @@ struct WireReader {
         }
     }
 
-    mutating func readFloats() throws(WireError) -> [Float] { try readArray() }
-    mutating func readInt32s() throws(WireError) -> [Int32] { try readArray() }
+    public mutating func readFloats() throws(WireError) -> [Float] { try readArray() }
+    public mutating func readInt32s() throws(WireError) -> [Int32] { try readArray() }
 }

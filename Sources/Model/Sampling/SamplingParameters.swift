@@ -75,6 +75,15 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
         state = (splitMix(), splitMix(), splitMix(), splitMix())
     }
 
+    /// The generator for draw number `position` of the stream `seed`: a function of the two values alone, so a
+    /// request's `n`-th token is drawn from the same random numbers however the earlier ones were produced (decoded
+    /// one by one, or replayed as a prompt after a pipeline restart).
+    public init(seed: UInt64, position: Int) {
+        var z = seed ^ (UInt64(truncatingIfNeeded: position) &* 0xD1B5_4A32_D192_ED03)
+        z = (z ^ (z >> 32)) &* 0xD6E8_FEB8_6659_FD93
+        self.init(seed: z ^ (z >> 32))
+    }
+
     public mutating func next() -> UInt64 {
         let result = ((state.1 &* 5) << 7 | (state.1 &* 5) >> 57) &* 9
         let t = state.1 << 17
