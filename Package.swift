@@ -50,6 +50,12 @@ let package = Package(
         // processes connected by MPI. A plain `swift build` needs no MPI headers.
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(name: "Transport", dependencies: ["Engine", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
+        // Layer 5: the supervisor that keeps requests alive across pipeline restarts: the request journal, pipeline
+        // launchers (threads of this process, or `mpirun` jobs), and the link and heartbeats between it and the ranks.
+        .target(
+            name: "Supervisor",
+            dependencies: ["Engine", "Transport", .product(name: "Logging", package: "swift-log")]
+        ),
         // Layer 5: the OpenAI-compatible HTTP server.
         .target(
             name: "Server",
@@ -77,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "BrigadeCLI",
             dependencies: [
-                "Engine", "Transport", "Server", "ChatTemplates", "ServingBenchmark", "Charts",
+                "Engine", "Transport", "Supervisor", "Server", "ChatTemplates", "ServingBenchmark", "Charts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,6 +104,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: simdFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Transport"], swiftSettings: simdFlags),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Engine", "Model", "Transport"]),
         .testTarget(
             name: "ServerTests",
             dependencies: ["Server", "Engine", "Transport", .product(name: "HummingbirdTesting", package: "hummingbird")]

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Server
 import ServiceLifecycle
+import Supervisor
 
 /// `brigade serve`: the OpenAI-compatible HTTP API.
 struct Serve: AsyncParsableCommand {
@@ -32,6 +33,7 @@ struct Serve: AsyncParsableCommand {
     var idleTimeoutSeconds = 60.0
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Engine") var engine: EngineOptionGroup
+    @OptionGroup(title: "Supervision") var supervision: SupervisionOptions
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535, got \(port)") }
@@ -52,6 +54,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         MemoryReclaimer.start()
+        if let link = supervision.supervisorLink { return try runSupervisedRank(link: link) }
         if try engine.isMPIWorker {
             // This rank computes until rank 0 stops the pipeline; signals are rank 0's to act on.
             let ignored = SignalHandler([SIGINT, SIGTERM]) { _ in }
@@ -83,14 +86,14 @@ struct Serve: AsyncParsableCommand {
             } catch {
                 throw CLIError("cannot listen on \(host):\(port): \(error); choose another --port or stop what uses it")
             }
-            let engine = try await load(into: state, logger: logger, shutdown: shutdown)
+            let served = try await load(into: state, logger: logger, shutdown: shutdown)
             try await tasks.waitForAll()
             logger.info("stopped taking requests; stopping the pipeline")
-            if let engine {
-                try await onThread { engine.shutdown(drain: false) }
-                self.engine.saveTrace(engine.options.trace)
+            if let served {
+                try await onThread { served.service.shutdown(drain: false) }
+                if let trace = served.trace() { self.engine.saveTrace(trace) }
             }
-            self.engine.finishTransport()
+            if !engine.isSupervised { self.engine.finishTransport() }
         }
     }
 
@@ -100,24 +103,49 @@ struct Serve: AsyncParsableCommand {
         return key?.isEmpty == false ? key : nil
     }
 
-    /// Loads the model and starts its engine on a thread of their own while the port already answers /health;
-    /// then serves the model. Nil if a shutdown began before the model was ready.
-    func load(into state: ServingState, logger: Logger, shutdown: GracefulShutdown) async throws -> InferenceEngine? {
+    /// What `load` started: the service requests go to, and the timeline to save at the end.
+    struct Served {
+        let service: any GenerationService
+        let trace: @Sendable () -> PipelineTrace?
+    }
+
+    /// Loads the model and starts its pipeline on a thread of its own while the port already answers /health; then
+    /// serves the model. Nil if a shutdown began before the model was ready.
+    func load(into state: ServingState, logger: Logger, shutdown: GracefulShutdown) async throws -> Served? {
         let (model, engine) = (self.model, self.engine)
         do {
-            let (loaded, running) = try await onThread { () throws -> (LoadedModel, InferenceEngine) in
-                let loaded = try engine.loadOnEveryRank { try model.loadModel() }
-                // Rank 0 always gets an engine (only the other MPI ranks get nil).
-                guard let running = try engine.startEngine(loaded.pipeline, options: try engine.options) else {
-                    throw CLIError("rank 0 got no engine")
-                }
-                return (loaded, running)
-            }
             let name = servedModelName ?? (model.isSynthetic ? "synthetic" : (model.resolvedPath as NSString).lastPathComponent)
-            state.serve(ServedModel(name: name, engine: running, encode: loaded.encode, renderChat: loaded.renderChat,
+            let served: Served, loaded: LoadedModel
+            if engine.isSupervised {
+                loaded = try await onThread { try model.loadModel() }
+                let (launcher, hosts) = try launcher(for: loaded)
+                let supervisor: Supervisor
+                do {
+                    supervisor = try await Supervisor(launcher: launcher, hosts: hosts, encode: loaded.encode, policy: supervision.policy,
+                                                      logger: supervisorLogger())
+                } catch {
+                    throw CLIError(error.message)
+                }
+                served = Served(service: supervisor) { (supervisor.currentInstance as? InProcessInstance)?.engine.options.trace }
+            } else {
+                let (text, running) = try await onThread { () throws -> (LoadedModel, InferenceEngine) in
+                    let loaded = try engine.loadOnEveryRank { try model.loadModel() }
+                    // Rank 0 always gets an engine (only the other MPI ranks get nil).
+                    guard let running = try engine.startEngine(loaded.pipeline, options: try engine.options) else {
+                        throw CLIError("rank 0 got no engine")
+                    }
+                    return (loaded, running)
+                }
+                loaded = text
+                served = Served(service: running) { running.options.trace }
+                logger.notice("this server runs under mpirun: a rank that dies ends the job and its requests; start `brigade serve --transport mpi --hosts …` directly (not under mpirun) to have it supervise the pipeline and resume requests after a failure")
+            }
+            state.serve(ServedModel(name: name, engine: served.service, encode: loaded.encode, renderChat: loaded.renderChat,
                                     tokenText: loaded.tokenText))
-            logger.info("serving \(name) on http://\(host):\(port) (\(engine.pp) stage\(engine.pp == 1 ? "" : "s")\(engine.usesMPI ? " over MPI" : ""), pid \(getpid()))")
-            return running
+            let shape = served.service.supervision.map { "\($0.stages) stage\($0.stages == 1 ? "" : "s") on \($0.hosts.joined(separator: ", ")), supervised" }
+                ?? "\(engine.pp) stage\(engine.pp == 1 ? "" : "s") over MPI"
+            logger.info("serving \(name) on http://\(host):\(port) (\(shape)\(engine.usesMPI && engine.isSupervised ? " over MPI" : ""), pid \(getpid()))")
+            return served
         } catch {
             shutdown.begin()
             throw error

@@ -28,6 +28,17 @@ extension EngineOptionGroup {
         }
     }
 
+    /// Whether a server supervises its pipeline: always, unless this process is a rank of an `mpirun` job (whose
+    /// death the job's other ranks do not survive).
+    var isSupervised: Bool {
+        guard usesMPI else { return true }
+        #if MPI
+        return !MPIRuntime.launchedByMPI
+        #else
+        return true
+        #endif
+    }
+
     /// The engine for rank 0. On the other ranks of an MPI launch this runs the rank's share of the pipeline until
     /// rank 0 stops it and returns nil (those ranks print nothing but errors).
     func startEngine(_ model: any PipelineModel, options: EngineOptions) throws -> InferenceEngine? {
@@ -95,7 +106,8 @@ extension EngineOptionGroup {
     var isMPIWorker: Bool {
         get throws {
             #if MPI
-            return usesMPI ? try MPIRuntime.world().rank > 0 : false
+            // Not under mpirun, this process is rank 0 (or a supervisor): never start MPI just to ask.
+            return usesMPI && MPIRuntime.launchedByMPI ? try MPIRuntime.world().rank > 0 : false
             #else
             return false
             #endif

@@ -91,8 +91,11 @@ public struct APIServer: Sendable {
         case .loading: return Self.text(.serviceUnavailable, "loading\n")
         case .stopping: return Self.text(.serviceUnavailable, "shutting down\n")
         case .serving(let model):
-            guard let failure = model.engine.failure else { return Self.text(.ok, "ok\n") }
-            return Self.text(.serviceUnavailable, "pipeline failed: \(failure)\n")
+            if let reason = model.engine.unavailableReason { return Self.text(.serviceUnavailable, "pipeline failed: \(reason)\n") }
+            if let supervision = model.engine.supervision, supervision.state != "serving" {
+                return Self.text(.ok, "ok (\(supervision.state); requests wait for the pipeline)\n")
+            }
+            return Self.text(.ok, "ok\n")
         }
     }
 

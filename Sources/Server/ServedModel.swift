@@ -7,13 +7,14 @@ import Prometheus
 public struct ServedModel: Sendable {
     /// The name clients pass as `model`.
     public let name: String
-    public let engine: InferenceEngine
+    /// What runs the requests: an engine in this process, or a supervisor of a pipeline elsewhere.
+    public let engine: any GenerationService
     public let encode: @Sendable (String) -> [Int32]
     public let renderChat: @Sendable ([ChatMessage]) throws -> String
     /// The text of one token (for log-prob entries).
     public let tokenText: @Sendable (Int32) -> String
 
-    public init(name: String, engine: InferenceEngine, encode: @escaping @Sendable (String) -> [Int32],
+    public init(name: String, engine: any GenerationService, encode: @escaping @Sendable (String) -> [Int32],
                 renderChat: @escaping @Sendable ([ChatMessage]) throws -> String,
                 tokenText: @escaping @Sendable (Int32) -> String) {
         self.name = name
@@ -23,7 +24,7 @@ public struct ServedModel: Sendable {
         self.tokenText = tokenText
     }
 
-    var contextLength: Int { engine.contextLength }
+    var contextLength: Int { engine.limits.contextLength }
 }
 
 /// The server's Prometheus metrics: requests, tokens, latencies, and the pipeline's own state.
@@ -48,6 +49,22 @@ final class ServerMetrics: Sendable {
             descriptor: Self.name("e2e_request_latency", unit: "seconds", "Time from request to its last token"), buckets: seconds)
     }
 
+    /// The supervisor's gauges and counters: restarts, the pipeline's shape, the last recovery.
+    private func supervision(_ status: SupervisionStatus, gauge: (String, String, Double, [(String, String)]) -> Void) {
+        gauge("pipeline_restarts", "Pipelines launched to replace a failed one", Double(status.restarts), [])
+        gauge("pipeline_failures", "Pipeline failures detected (a rank died, hung or lost its host)", Double(status.failures), [])
+        gauge("pipeline_stages", "Stages of the running pipeline (0 while none runs)", Double(status.stages), [])
+        gauge("pipeline_hosts", "Distinct hosts of the running pipeline", Double(Set(status.hosts).count), [])
+        gauge("pipeline_last_recovery_seconds", "Seconds from the last failure's detection to the new pipeline serving",
+              status.lastRecoverySeconds ?? 0, [])
+        gauge("requests_resumed", "Requests resubmitted to a new pipeline with the tokens they had streamed",
+              Double(status.resumedRequests), [])
+        for (rank, host) in status.hosts.enumerated() {
+            gauge("pipeline_stage_host", "1 for the host each stage of the running pipeline runs on", 1,
+                  [("stage", String(rank)), ("host", host)])
+        }
+    }
+
     /// `brigade_<metric>_<unit>`.
     static func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "brigade", metricName: metric, unitName: unit, helpText: help)
@@ -59,21 +76,25 @@ final class ServerMetrics: Sendable {
     }
 
     /// The exposition text, with gauges read from `engine` (none while the model loads) now.
-    func text(engine: InferenceEngine?) -> String {
+    func text(engine: (any GenerationService)?) -> String {
         func gauge(_ name: String, _ help: String, _ value: Double, labels: [(String, String)] = []) {
             registry.makeGauge(descriptor: Self.name(name, help), labels: labels).set(value)
         }
+
         if let engine {
             let statistics = engine.statistics
             gauge("requests_running", "Requests in the running set", Double(statistics.running))
             gauge("requests_waiting", "Requests waiting for admission", Double(statistics.waiting))
             gauge("kv_blocks_used", "KV cache blocks in use", Double(statistics.usedBlocks))
-            gauge("kv_blocks_total", "KV cache blocks", Double(engine.blockCount))
-            if engine.windowBlockCount > 0 {
+            let limits = engine.limits
+            gauge("kv_blocks_total", "KV cache blocks", Double(limits.blockCount))
+            if limits.windowBlockCount > 0 {
                 gauge("kv_window_blocks_used", "Sliding-window layers' KV cache blocks in use", Double(statistics.usedWindowBlocks))
-                gauge("kv_window_blocks_total", "Sliding-window layers' KV cache blocks", Double(engine.windowBlockCount))
+                gauge("kv_window_blocks_total", "Sliding-window layers' KV cache blocks", Double(limits.windowBlockCount))
             }
-            gauge("pipeline_failed", "1 after a pipeline fault", engine.failure == nil ? 0 : 1)
+            gauge("pipeline_failed", "1 while no pipeline serves (after a fault it could not recover from)",
+                  engine.unavailableReason == nil ? 0 : 1)
+            if let supervision = engine.supervision { self.supervision(supervision) { gauge($0, $1, $2, labels: $3) } }
             for stage in engine.stageStatistics {
                 let labels = [("stage", String(stage.rank))]
                 gauge("stage_busy_fraction", "Fraction of its lifetime a stage spent in forward passes", stage.busyFraction, labels: labels)

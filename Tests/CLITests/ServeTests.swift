@@ -85,6 +85,7 @@ import Testing
         let rankZero = try #require(CLITests.processes(withEnvironment: "OMPI_COMM_WORLD_RANK=0", command: "serve"))
         #expect(server.stop(signalling: rankZero) == 0, "SIGTERM to rank 0 should end the whole job cleanly:\n\(server.log)")
         #expect(server.log.contains("2 stages over MPI"))
+        #expect(server.log.contains("start `brigade serve --transport mpi --hosts …` directly"), "recovery needs the supervised mode")
     }
     #endif
 

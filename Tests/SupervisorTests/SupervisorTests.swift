@@ -1,0 +1,188 @@
+import Engine
+import Foundation
+import Kernels
+import Logging
+import Model
+import Supervisor
+import Testing
+import Transport
+
+/// The supervisor's guarantee on in-process pipelines: a pipeline that fails mid-run costs its requests a pause and
+/// nothing else (every stream completes with the tokens it has on a run with no fault), repeated failures are
+/// survived, and when no pipeline can start the waiting requests end with an error instead of hanging.
+@Suite struct SupervisorTests {
+    static let spec = "synthetic:layers=6,stage-ms=1,vocab=300"
+
+    /// Launches in-process pipelines and keeps each one. Pipeline `n` (counting from 0) fails as a dead rank would
+    /// when rank 0 ends iteration `faults[n]`: at a point in the engine's own progress, however far the test's
+    /// clients lag behind on a loaded machine. With `failingLaunches`, that many launches after the first fail.
+    final class RecordingLauncher: PipelineLauncher {
+        let instances = Locked<[InProcessInstance]>([])
+        let launchFailures: Locked<Int>
+        let permanent: Bool
+        let model: SyntheticModel
+        let faults: [Int?]
+
+        init(faults: [Int?] = [], failingLaunches: Int = 0, permanent: Bool = false) throws {
+            model = SyntheticModel(spec: try SyntheticSpec(parsing: SupervisorTests.spec))
+            self.faults = faults
+            launchFailures = Locked(failingLaunches)
+            self.permanent = permanent
+        }
+
+        func launch(on hosts: [String]) async throws(LaunchError) -> any PipelineInstance {
+            let index = instances.withLock { $0.count }
+            let fail = index > 0 && launchFailures.withLock { count in
+                defer { count -= 1 }
+                return count > 0
+            }
+            if fail { throw LaunchError("injected launch failure", isPermanent: permanent) }
+            var options = EngineOptions()
+            options.pipelineStages = hosts.count
+            options.maxBatchedTokens = 64
+            let fault = index < faults.count ? faults[index] : nil
+            let box = Locked<InferenceEngine?>(nil)
+            if let fault { options.observer = FaultAtIteration(iteration: fault) { box.withLock { $0 }?.fail("injected fault: rank 1 died") } }
+            do {
+                let engine = try InferenceEngine.inProcess(model: model, options: options)
+                box.withLock { $0 = engine }
+                let instance = InProcessInstance(engine: engine, hosts: hosts)
+                instances.withLock { $0.append(instance) }
+                return instance
+            } catch {
+                throw LaunchError("\(error)", isPermanent: true)
+            }
+        }
+    }
+
+    /// Calls `fault` once, when rank 0 ends `iteration`.
+    struct FaultAtIteration: PipelineObserver {
+        let iteration: Int
+        let fault: @Sendable () -> Void
+        func iterationEnded(_ record: IterationRecord) {
+            if record.rank == 0 && record.iteration == iteration { fault() }
+        }
+    }
+
+    static func requests() -> [GenerationRequest] {
+        (0..<16).map { i in
+            let prompt = (0..<(3 + i * 7)).map { Int32(1 + ($0 * 13 + i) % 290) }
+            let sampling = i % 2 == 0 ? SamplingParameters.greedy
+                : SamplingParameters(temperature: 0.8, topP: 0.9, seed: i % 4 == 1 ? UInt64(i) : nil, logprobs: i % 3 == 0 ? 2 : nil)
+            return GenerationRequest(id: "s\(i)", promptTokenIDs: prompt, sampling: sampling, maxTokens: 40 + 2 * i, ignoreEOS: true)
+        }
+    }
+
+    static func supervisor(_ launcher: RecordingLauncher, stages: Int) async throws -> Supervisor {
+        var policy = Supervisor.Policy()
+        policy.firstBackoffSeconds = 0.01
+        return try await Supervisor(launcher: launcher, hosts: Array(repeating: "localhost", count: stages), encode: { _ in [1] },
+                                    policy: policy, logger: Logger(label: "test"))
+    }
+
+    /// Runs `requests` through `service` concurrently; every result by request id.
+    static func run(_ service: any GenerationService, _ requests: [GenerationRequest]) async throws -> [String: GenerationResult] {
+        try await withThrowingTaskGroup(of: GenerationResult.self) { group in
+            for request in requests {
+                let stream = try service.submit(request)
+                group.addTask {
+                    var result = GenerationResult(requestID: request.id)
+                    for try await output in stream { result.append(output) }
+                    return result
+                }
+            }
+            var results: [String: GenerationResult] = [:]
+            for try await result in group { results[result.requestID] = result }
+            return results
+        }
+    }
+
+    /// The reference: the same requests with fixed seeds on an unsupervised engine.
+    static func reference(_ requests: [GenerationRequest]) async throws -> [String: GenerationResult] {
+        var options = EngineOptions()
+        options.maxBatchedTokens = 64
+        let engine = try InferenceEngine(model: SyntheticModel(spec: try SyntheticSpec(parsing: spec)), options: options)
+        defer { engine.shutdown() }
+        return try await run(engine, requests)
+    }
+
+    /// Requests without a seed get one at admission; pin them so the reference can be computed.
+    static func seeded(_ requests: [GenerationRequest]) -> [GenerationRequest] {
+        requests.map { request in
+            var request = request
+            if request.sampling.temperature > 0 && request.sampling.seed == nil { request.sampling.seed = 7 }
+            return request
+        }
+    }
+
+    static func expectIdentical(_ results: [String: GenerationResult], _ reference: [String: GenerationResult]) {
+        #expect(results.count == reference.count)
+        for (id, expected) in reference {
+            guard let result = results[id] else { Issue.record("\(id) has no result"); continue }
+            #expect(result.tokens == expected.tokens, "\(id): tokens")
+            #expect(result.logprobs == expected.logprobs, "\(id): log-probs")
+            #expect(result.text == expected.text, "\(id): text")
+            #expect(result.finishReason == expected.finishReason && result.usage == expected.usage, "\(id): finish and usage")
+        }
+    }
+
+    @Test(arguments: [1, 3])
+    func requestsSurviveAPipelineFailureTokenIdentically(stages: Int) async throws {
+        let requests = Self.seeded(Self.requests())
+        let reference = try await Self.reference(requests)
+        let launcher = try RecordingLauncher(faults: [12])
+        let supervisor = try await Self.supervisor(launcher, stages: stages)
+        defer { supervisor.shutdown(drain: false) }
+        let results = try await Self.run(supervisor, requests)
+        Self.expectIdentical(results, reference)
+        let status = try #require(supervisor.supervision)
+        #expect(status.failures == 1 && status.restarts == 1 && status.stages == stages && status.state == "serving")
+        #expect(status.resumedRequests > 0 && status.lastRecoverySeconds != nil)
+        #expect(launcher.instances.withLock { $0.count } == 2)
+    }
+
+    @Test func twoFailuresInARowAndARequestThatArrivesDuringRecovery() async throws {
+        let requests = Self.seeded(Self.requests())
+        let reference = try await Self.reference(requests)
+        // The first pipeline fails, two launches fail, the second pipeline fails too.
+        let launcher = try RecordingLauncher(faults: [12, 8], failingLaunches: 2)
+        let supervisor = try await Self.supervisor(launcher, stages: 2)
+        defer { supervisor.shutdown(drain: false) }
+        let results = try await Self.run(supervisor, Array(requests.prefix(12)))
+        let late = try await Self.run(supervisor, Array(requests.suffix(4)))
+        Self.expectIdentical(results.merging(late) { a, _ in a }, reference)
+        let status = try #require(supervisor.supervision)
+        #expect(status.failures == 2 && status.restarts == 2, "\(status)")
+    }
+
+    @Test func whenNoPipelineCanStartWaitingRequestsFailInsteadOfHanging() async throws {
+        let launcher = try RecordingLauncher(faults: [6], failingLaunches: 100, permanent: true)
+        let supervisor = try await Self.supervisor(launcher, stages: 2)
+        defer { supervisor.shutdown(drain: false) }
+        let requests = Self.seeded(Self.requests())
+        await #expect(throws: EngineError.self) { _ = try await Self.run(supervisor, requests) }
+        let reason = try #require(supervisor.unavailableReason)
+        #expect(reason.contains("no pipeline can be formed") && reason.contains("injected launch failure"))
+        #expect(throws: EngineError.failed(reason)) { _ = try supervisor.submit(requests[0]) }
+        #expect(supervisor.supervision?.state.hasPrefix("unavailable") == true)
+    }
+
+    @Test func aCancelledRequestLeavesTheJournal() async throws {
+        let launcher = try RecordingLauncher()
+        let supervisor = try await Self.supervisor(launcher, stages: 2)
+        defer { supervisor.shutdown(drain: false) }
+        var request = Self.requests()[0]
+        request.maxTokens = 10_000
+        do {
+            let stream = try supervisor.submit(request)
+            for try await output in stream where !output.newTokenIDs.isEmpty { break }
+        }
+        // The stream is gone: the id is free again once the pipeline has dropped the request.
+        var resubmitted = false
+        for _ in 0..<200 where !resubmitted {
+            resubmitted = (try? supervisor.submit(request)) != nil
+            if !resubmitted { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(resubmitted)
+    }
+}
