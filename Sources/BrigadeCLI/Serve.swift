@@ -91,7 +91,8 @@ struct Serve: AsyncParsableCommand {
             logger.info("stopped taking requests; stopping the pipeline")
             if let served {
                 try await onThread { served.service.shutdown(drain: false) }
-                if let trace = served.trace() { self.engine.saveTrace(trace) }
+                if let trace = served.trace() { self.engine.saveTrace(trace, variant: served.timeline == nil ? nil : "pipeline") }
+                if let timeline = served.timeline { self.engine.saveTimeline(timeline) }
             }
             if !engine.isSupervised { self.engine.finishTransport() }
         }
@@ -107,6 +108,7 @@ struct Serve: AsyncParsableCommand {
     struct Served {
         let service: any GenerationService
         let trace: @Sendable () -> PipelineTrace?
+        var timeline: SupervisorTimeline? = nil
     }
 
     /// Loads the model and starts its pipeline on a thread of its own while the port already answers /health; then
@@ -116,17 +118,19 @@ struct Serve: AsyncParsableCommand {
         do {
             let name = servedModelName ?? (model.isSynthetic ? "synthetic" : (model.resolvedPath as NSString).lastPathComponent)
             let served: Served, loaded: LoadedModel
+            var timeline: SupervisorTimeline?
             if engine.isSupervised {
                 loaded = try await onThread { try model.loadModel() }
                 let (launcher, hosts) = try launcher(for: loaded)
                 let supervisor: Supervisor
                 do {
                     supervisor = try await Supervisor(launcher: launcher, hosts: hosts, encode: loaded.encode, policy: supervision.policy,
-                                                      logger: supervisorLogger())
+                                                      logger: supervisorLogger(), timeline: engine.trace == nil ? nil : SupervisorTimeline())
                 } catch {
                     throw CLIError(error.message)
                 }
                 served = Served(service: supervisor) { (supervisor.currentInstance as? InProcessInstance)?.engine.options.trace }
+                timeline = supervisor.timeline
             } else {
                 let (text, running) = try await onThread { () throws -> (LoadedModel, InferenceEngine) in
                     let loaded = try engine.loadOnEveryRank { try model.loadModel() }
@@ -145,7 +149,7 @@ struct Serve: AsyncParsableCommand {
             let shape = served.service.supervision.map { "\($0.stages) stage\($0.stages == 1 ? "" : "s") on \($0.hosts.joined(separator: ", ")), supervised" }
                 ?? "\(engine.pp) stage\(engine.pp == 1 ? "" : "s") over MPI"
             logger.info("serving \(name) on http://\(host):\(port) (\(shape)\(engine.usesMPI && engine.isSupervised ? " over MPI" : ""), pid \(getpid()))")
-            return served
+            return Served(service: served.service, trace: served.trace, timeline: timeline)
         } catch {
             shutdown.begin()
             throw error

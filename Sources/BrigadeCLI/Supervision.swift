@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Logging
+import Kernels
 import Supervisor
 #if MPI
 import Transport
@@ -119,8 +120,15 @@ extension Serve {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let base = Self.jobArguments(Array(CommandLine.arguments.dropFirst()))
         let partition = engine.ppPartition, firstStages = slots.count
+        let trace = engine.trace
+        let generations = Locked(0)
         var configuration = MPIJobLauncher.Configuration(executable: executable) { stages, link in
             var arguments = base + ["--pp", "\(stages)", "--transport", "mpi", "--supervisor-link", link.description]
+            if let trace {
+                // Each pipeline's ranks write timelines of their own, beside the supervisor's (FILE).
+                let generation = generations.withLock { count in count += 1; return count }
+                arguments += ["--trace", EngineOptionGroup.tracePath(trace, variant: "pipeline\(generation)")]
+            }
             // An explicit split fits only the pipeline it was written for; a smaller one is balanced anew.
             if let partition, stages == firstStages || partition.lowercased() == "auto" { arguments += ["--pp-partition", partition] }
             return arguments
@@ -138,7 +146,7 @@ extension Serve {
 
     /// This command's arguments without the ones the supervisor sets for each job.
     static func jobArguments(_ arguments: [String]) -> [String] {
-        let replaced: Set<String> = ["--pp", "--pp-partition", "--transport", "--hosts", "--supervisor-link"]
+        let replaced: Set<String> = ["--pp", "--pp-partition", "--transport", "--hosts", "--supervisor-link", "--trace"]
         var kept: [String] = []
         var skipNext = false
         for argument in arguments {
@@ -187,6 +195,26 @@ extension Serve {
         #else
         throw CLIError("this brigade was built without MPI; build it with `swift build -c release --traits MPI`")
         #endif
+    }
+}
+
+extension EngineOptionGroup {
+    /// Writes the supervisor's timeline to `--trace`.
+    func saveTimeline(_ timeline: SupervisorTimeline) {
+        guard let path = trace else { return }
+        do {
+            try timeline.chromeTraceJSON().write(to: URL(fileURLWithPath: path))
+            FileHandle.standardError.write(Data("trace: the supervisor's timeline (pipelines, failures, recoveries) written to \(path)\n".utf8))
+        } catch {
+            FileHandle.standardError.write(Data("error: cannot write the trace to \(path): \(error.localizedDescription)\n".utf8))
+        }
+    }
+
+    /// `base` with `-variant` before its extension.
+    static func tracePath(_ base: String, variant: String) -> String {
+        let url = URL(fileURLWithPath: base)
+        let suffix = url.pathExtension.isEmpty ? "json" : url.pathExtension
+        return url.deletingPathExtension().path + "-\(variant)." + suffix
     }
 }
 

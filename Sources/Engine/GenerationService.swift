@@ -37,6 +37,13 @@ public struct SupervisionStatus: Sendable, Equatable {
     public var hosts: [String] = []
     /// Seconds from the last failure's detection to the new pipeline taking requests (nil: no recovery yet).
     public var lastRecoverySeconds: Double?
+    /// When the last failure was detected and when the pipeline that replaced it began serving (Unix seconds).
+    public var lastFailureTime: Double?
+    public var lastRecoveryTime: Double?
+    /// The last recovery's parts: ending the failed pipeline, and starting the new one (launch, model load, until
+    /// rank 0 takes requests).
+    public var lastTeardownSeconds: Double?
+    public var lastLaunchSeconds: Double?
     /// Requests resubmitted to a new pipeline with the tokens they had streamed.
     public var resumedRequests = 0
     /// Failures detected.

@@ -1,6 +1,7 @@
 import ChatTemplates
 import Engine
 import Foundation
+import Kernels
 import Prometheus
 
 /// The model a server answers with: its running engine and its text front end.
@@ -35,6 +36,8 @@ final class ServerMetrics: Sendable {
     let timeToFirstToken: ValueHistogram
     let timePerOutputToken: ValueHistogram
     let endToEnd: ValueHistogram
+    /// Every (stage, host) pair a supervised pipeline has run on (stale series are set to 0, not left at 1).
+    private let stageHosts = Locked<Set<String>>([])
 
     init() {
         promptTokens = registry.makeCounter(descriptor: Self.name("prompt_tokens", unit: "total", "Prompt tokens of finished requests"))
@@ -59,9 +62,22 @@ final class ServerMetrics: Sendable {
               status.lastRecoverySeconds ?? 0, [])
         gauge("requests_resumed", "Requests resubmitted to a new pipeline with the tokens they had streamed",
               Double(status.resumedRequests), [])
-        for (rank, host) in status.hosts.enumerated() {
-            gauge("pipeline_stage_host", "1 for the host each stage of the running pipeline runs on", 1,
-                  [("stage", String(rank)), ("host", host)])
+        gauge("pipeline_last_failure_timestamp_seconds", "When the last failure was detected (Unix time)", status.lastFailureTime ?? 0, [])
+        gauge("pipeline_last_recovery_timestamp_seconds", "When the pipeline that replaced the last failed one began serving (Unix time)",
+              status.lastRecoveryTime ?? 0, [])
+        gauge("pipeline_last_teardown_seconds", "Seconds the last recovery spent ending the failed pipeline", status.lastTeardownSeconds ?? 0, [])
+        gauge("pipeline_last_launch_seconds", "Seconds the last recovery spent starting the new pipeline (launch, model load)",
+              status.lastLaunchSeconds ?? 0, [])
+        // One series per (stage, host) ever served: the ones of the pipeline serving now are 1, the others 0.
+        let current = Set(status.hosts.enumerated().map { "\($0.offset)\u{0}\($0.element)" })
+        let seen = stageHosts.withLock { seen in
+            seen.formUnion(current)
+            return seen
+        }
+        for key in seen.sorted() {
+            let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
+            gauge("pipeline_stage_host", "1 for the host each stage of the running pipeline runs on", current.contains(key) ? 1 : 0,
+                  [("stage", parts[0]), ("host", parts[1])])
         }
     }
 

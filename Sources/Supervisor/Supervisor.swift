@@ -60,11 +60,14 @@ public final class Supervisor: GenerationService {
     private let policy: Policy
     private let logger: Logger
     private let state: Locked<State>
+    /// The supervisor's timeline (pipelines, failures, recoveries), when tracing.
+    public let timeline: SupervisorTimeline?
 
     /// Starts the first pipeline on `hosts` (one stage per slot, rank 0 on the first).
     /// - Throws: `LaunchError` when the first pipeline cannot start (reported to the user as a start-up error).
     public init(launcher: any PipelineLauncher, hosts: [String], encode: @escaping @Sendable (String) throws -> [Int32],
-                policy: Policy = Policy(), logger: Logger) async throws(LaunchError) {
+                policy: Policy = Policy(), logger: Logger, timeline: SupervisorTimeline? = nil) async throws(LaunchError) {
+        self.timeline = timeline
         self.launcher = launcher
         self.encode = encode
         self.policy = policy
@@ -77,6 +80,7 @@ public final class Supervisor: GenerationService {
         initial.status.stages = instance.hosts.count
         initial.status.hosts = instance.hosts
         state = Locked(initial)
+        timeline?.pipelineStarted(1, hosts: instance.hosts)
         watch(instance, generation: 1)
     }
 
@@ -251,9 +255,11 @@ public final class Supervisor: GenerationService {
             state.status.stages = 0
             state.status.hosts = []
             state.status.state = "recovering: \(message)"
+            state.status.lastFailureTime = Date().timeIntervalSince1970
             return instance
         }
         guard let instance else { return }
+        timeline?.failed(message)
         Task { [self] in await recover(from: instance, generation: generation, seen: message) }
     }
 
@@ -289,7 +295,12 @@ public final class Supervisor: GenerationService {
             do {
                 let launched = ContinuousClock.now
                 let instance = try await launcher.launch(on: slots)
-                let timing = String(format: "teardown %.2f s, launch and load %.2f s", teardown, Self.seconds(since: launched))
+                let launch = Self.seconds(since: launched)
+                state.withLock { state in
+                    state.status.lastTeardownSeconds = teardown
+                    state.status.lastLaunchSeconds = launch
+                }
+                let timing = String(format: "teardown %.2f s, launch and load %.2f s", teardown, launch)
                 resume(on: instance, generation: generation + 1, since: detected, timing: timing)
                 return
             } catch {
@@ -322,6 +333,7 @@ public final class Supervisor: GenerationService {
             state.status.stages = instance.hosts.count
             state.status.hosts = instance.hosts
             state.status.lastRecoverySeconds = seconds
+            state.status.lastRecoveryTime = Date().timeIntervalSince1970
             state.status.state = "serving"
             let waiting = state.entries.values.filter { $0.generation == nil }.sorted { $0.admission < $1.admission }
             for entry in waiting {
@@ -343,6 +355,8 @@ public final class Supervisor: GenerationService {
             client.finish(throwing: EngineError.failed("the request was running on \(times) pipelines in a row that failed before it "
                                                        + "produced a token; it is dropped in case it is what brings them down"))
         }
+        timeline?.recovered("\(timing); \(resumed) requests resumed")
+        timeline?.pipelineStarted(generation, hosts: instance.hosts)
         watch(instance, generation: generation)
         logger.info("pipeline \(generation) serving on \(instance.hosts.count) stage\(instance.hosts.count == 1 ? "" : "s") (\(instance.hosts.joined(separator: ", "))) \(String(format: "%.2f", seconds)) s after the failure was detected (\(timing)); \(resumed) request\(resumed == 1 ? "" : "s") resumed")
     }
@@ -350,6 +364,7 @@ public final class Supervisor: GenerationService {
     /// No pipeline can run: every waiting request ends with the reason (a 503), and so will new ones.
     private func giveUp(_ reason: String) {
         logger.critical("\(reason); requests get 503 until the server is restarted")
+        timeline?.recovered("gave up: \(reason)")
         let clients = state.withLock { state -> [AsyncThrowingStream<RequestOutput, any Error>.Continuation] in
             state.unavailable = reason
             state.recovering = false

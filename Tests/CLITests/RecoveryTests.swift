@@ -113,5 +113,29 @@ import Testing
         #expect(refused.stdout.hasSuffix("503") && refused.stdout.contains("no host is left"), "\(refused.stdout)")
         #expect(server.stop() == 0)
     }
+
+    /// Real hosts: three network namespaces joined by a bridge (scripts/netns-hosts, needs root), one stage each,
+    /// ranks started in them by mpirun's launch agent over the TCP BTL. The pipeline gives the streams of the
+    /// in-process-host run; then bh2's cable is cut mid-run and the pipeline re-forms on bh1 and bh3.
+    @Test func aHostCutOffMidRunOnRealSeparateHosts() throws {
+        guard getuid() == 0 else {
+            Issue.record("network namespaces need root (CI has it)")
+            return
+        }
+        let netns = Self.scripts + "/../netns-hosts"
+        let up = try CLITests.run([netns, "up", "3"], executable: "sh")
+        try #require(up.status == 0, "\(up.stdout)\(up.stderr)")
+        defer { _ = try? CLITests.run([netns, "down"], executable: "sh") }
+        let arguments = try CLITests.run([netns, "mpirun-args"], executable: "sh").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try Self.server(hosts: "bh1,bh2,bh3", extra: ["--advertise-address", "10.231.0.1", "--mpirun-args", arguments])
+        defer { server.kill() }
+        try Self.streamsSurvive(server, fault: nil)
+        try Self.streamsSurvive(server, fault: "\(netns) isolate bh2")
+        #expect(server.log.contains("rank 1 on host bh2") && server.log.contains("sent no heartbeat"), "\(server.log)")
+        #expect(server.log.contains("serving on 2 stages (bh1, bh3)"), "\(server.log)")
+        #expect(server.stop() == 0)
+        let left = try CLITests.run(["-c", "for h in bh1 bh2 bh3; do ip netns pids $h; done"], executable: "sh")
+        #expect(left.stdout.isEmpty, "processes left in the namespaces: \(left.stdout)")
+    }
 }
 #endif

@@ -8,9 +8,16 @@ import Transport
 /// Collects every rank's per-iteration records.
 final class Recorder: PipelineObserver {
     private let records = Locked<[IterationRecord]>([])
+    /// Called with every record after it is kept (on the rank's thread).
+    let onRecord: @Sendable (IterationRecord) -> Void
+
+    init(onRecord: @escaping @Sendable (IterationRecord) -> Void = { _ in }) {
+        self.onRecord = onRecord
+    }
 
     func iterationEnded(_ record: IterationRecord) {
         records.withLock { $0.append(record) }
+        onRecord(record)
     }
 
     var all: [IterationRecord] { records.withLock { $0 } }
@@ -101,26 +108,28 @@ final class Recorder: PipelineObserver {
 
     @Test(arguments: [2, 4, 8])
     func abortingUnderLoadStopsEveryRankInTheSameIteration(stages: Int) async throws {
-        let recorder = Recorder()
+        // The abort comes when rank 0 ends iteration 40, with requests still running: a point in the engine's own
+        // progress, however long this test's task is starved on a loaded machine.
+        let box = Locked<InferenceEngine?>(nil)
+        let recorder = Recorder { record in
+            guard record.rank == 0, record.iteration == 40, let engine = box.withLock({ $0 }) else { return }
+            Thread { engine.shutdown(drain: false) }.start()  // not on the rank's thread: shutdown joins it
+        }
         let engine = try Self.engine(stages: stages, recorder: recorder) { $0.kvCacheMiB = 64 }
+        box.withLock { $0 = engine }
         let streams = try (0..<30).map { i in
             var request = Self.request(i)
-            request.maxTokens = 3000  // still running when the abort comes, even if this task is starved for seconds
+            request.maxTokens = 3000
             request.ignoreEOS = true
             return try engine.submit(request)
         }
-        // Abort once tokens are flowing (a first update), not after a wall-clock delay.
-        var first = GenerationResult(requestID: "q0")
-        var iterator = streams[0].makeAsyncIterator()
-        if let output = try await iterator.next() { first.append(output) }
-        engine.shutdown(drain: false)
-        while let output = try await iterator.next() { first.append(output) }
-        var reasons: [FinishReason?] = [first.finishReason]
-        for stream in streams.dropFirst() {
+        var reasons: [FinishReason?] = []
+        for stream in streams {
             var result = GenerationResult(requestID: "")
             for try await output in stream { result.append(output) }
             reasons.append(result.finishReason)
         }
+        engine.shutdown(drain: false)
         #expect(reasons.contains(.abort))
         #expect(throws: EngineError.shutDown) { try engine.submit(Self.request(99)) }
         Self.checkLockstep(recorder, stages: stages, blockCount: engine.blockCount)

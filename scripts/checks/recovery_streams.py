@@ -80,7 +80,8 @@ def run(args):
         fire()
     for thread in threads:
         thread.join()
-    report = {"streams": results, "errors": state["errors"], "seconds": time.time() - started, "tokens": state["tokens"]}
+    report = {"streams": results, "errors": state["errors"], "seconds": time.time() - started, "tokens": state["tokens"],
+              "start": started}
     if state["fault_at"] not in (None, -1):
         fault = state["fault_at"]
         report["fault_at"] = fault - started
