@@ -18,7 +18,7 @@ struct SupervisionOptions: ParsableArguments {
     var heartbeatTimeoutSeconds = 1.5
     @Option(help: "Launch attempts per recovery before waiting requests get 503.") var restartAttempts = 4
     @Option(help: "The mpirun to launch the pipeline with.") var mpirun = "mpirun"
-    @Option(help: ArgumentHelp("Extra mpirun arguments, space-separated (default: $BRIGADE_MPIRUN_ARGS), e.g. \"--mca btl tcp,self\".", valueName: "args"))
+    @Option(help: ArgumentHelp("Extra mpirun arguments, space-separated (default: $BRIGADE_MPIRUN_ARGS), e.g. --mpirun-args=\"--mca btl tcp,self\" (with =: the value starts with a dash).", valueName: "args"))
     var mpirunArgs: String?
     @Option(help: .hidden) var supervisorLink: String?
 

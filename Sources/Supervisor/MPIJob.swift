@@ -325,7 +325,8 @@ final class MPIJob: PipelineInstance {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         for peer in peers { peer.socket.shutDown() }
-        _ = stderrDone.wait(timeout: .now() + 2)
+        // (a daemon orphaned on a cut-off host may hold the pipe open: do not wait for it)
+        _ = stderrDone.wait(timeout: .now() + 0.3)
     }
 
     /// The full path of `program` on `PATH` (or `program` itself when it has a slash or is not found).

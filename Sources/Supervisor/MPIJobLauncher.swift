@@ -62,4 +62,28 @@ public final class MPIJobLauncher: PipelineLauncher {
         }
         return try result.get()
     }
+
+    /// Runs `true` on `host` through mpirun (its launch agent, its daemon): whether that works within 10 s.
+    public func probe(host: String) async -> Bool {
+        let configuration = self.configuration
+        return await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
+            Thread {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: MPIJob.which(configuration.mpirun))
+                process.arguments = ["-n", "1", "--host", host] + configuration.mpirunArguments + ["true"]
+                process.environment = ProcessInfo.processInfo.environment.merging(configuration.environment) { $1 }
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                guard (try? process.run()) != nil else { return done.resume(returning: false) }
+                let deadline = Date(timeIntervalSinceNow: 10)
+                while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+                if process.isRunning {
+                    kill(process.processIdentifier, SIGKILL)
+                    process.waitUntilExit()
+                    return done.resume(returning: false)
+                }
+                done.resume(returning: process.terminationStatus == 0)
+            }.start()
+        }
+    }
 }

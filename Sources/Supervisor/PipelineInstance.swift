@@ -43,6 +43,12 @@ public protocol PipelineLauncher: Sendable {
     /// Starts a pipeline with one stage on each of `hosts` (rank 0 on the first) and returns once it takes requests.
     /// - Throws: `LaunchError` saying why this pipeline cannot run (and which host, when one is to blame).
     func launch(on hosts: [String]) async throws(LaunchError) -> any PipelineInstance
+    /// Whether a pipeline could start a rank on `host` now (a host left out after a failure answers again).
+    func probe(host: String) async -> Bool
+}
+
+extension PipelineLauncher {
+    public func probe(host: String) async -> Bool { true }
 }
 
 /// A pipeline that could not be started.

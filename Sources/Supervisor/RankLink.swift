@@ -18,6 +18,10 @@ public final class RankLink: Sendable {
     /// Requests' update pumps on rank 0, by request id.
     private let pumps = Locked<[String: Task<Void, Never>]>([:])
     private let shutdownRequest = Locked<Bool?>(nil)
+    /// Updates waiting to be sent, in order; one thread sends all that piled up in one write, so a decode step of
+    /// many streams costs the supervisor one wake-up, not one per stream.
+    private let outbox = Outbox()
+    private let senderDone = DispatchSemaphore(value: 0)
 
     /// Connects to the supervisor and says hello as rank `rank` of `size`.
     public init(_ address: LinkAddress, rank: Int, size: Int, heartbeatSeconds: Double = 0.25,
@@ -34,6 +38,16 @@ public final class RankLink: Sendable {
         let reader = Thread { [self] in readLoop() }
         reader.name = "brigade-link"
         reader.start()
+        let sender = Thread { [self] in sendLoop() }
+        sender.name = "brigade-link-send"
+        sender.start()
+    }
+
+    private func sendLoop() {
+        defer { senderDone.signal() }
+        while let frames = outbox.takeAll() {
+            do { try socket.sendFrames(frames) } catch { return }
+        }
     }
 
     /// Rank 0: takes the supervisor's requests to `engine` until the supervisor asks it to stop or the pipeline
@@ -53,6 +67,8 @@ public final class RankLink: Sendable {
 
     /// Says goodbye (with the reason the pipeline ended, empty for a clean stop) and closes the link.
     public func leave(reason: String) {
+        outbox.close()
+        _ = senderDone.wait(timeout: .now() + 5)  // every update queued goes before the goodbye
         left.withLock { $0 = true }
         try? socket.send(.goodbye(reason: reason))
         socket.shutDown()
@@ -113,17 +129,50 @@ public final class RankLink: Sendable {
             try? socket.send(.rejected(id: request.id, error: error))
             return
         }
-        let socket = self.socket, id = request.id, pumps = self.pumps
+        let outbox = self.outbox, id = request.id, pumps = self.pumps
         let pump = Task {
             do {
-                for try await output in stream { try socket.send(.output(output)) }
+                for try await output in stream { outbox.put(.output(output)) }
             } catch let error as EngineError {
-                try? socket.send(.rejected(id: id, error: error))
+                outbox.put(.rejected(id: id, error: error))
             } catch {
-                if !Task.isCancelled { try? socket.send(.rejected(id: id, error: .failed("\(error)"))) }
+                if !Task.isCancelled { outbox.put(.rejected(id: id, error: .failed("\(error)"))) }
             }
             pumps.withLock { _ = $0.removeValue(forKey: id) }
         }
         pumps.withLock { $0[id] = pump }
+    }
+}
+
+/// Link messages waiting for the sender thread. `@unchecked Sendable`: `bytes` and `closed` are only touched with
+/// `condition` locked.
+final class Outbox: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var bytes: [UInt8] = []
+    private var closed = false
+
+    func put(_ message: LinkMessage) {
+        let (kind, payload) = message.encoded()
+        condition.lock()
+        LinkSocket.frame(kind: kind, payload: payload, into: &bytes)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Every frame queued, waiting for one; nil once closed.
+    func takeAll() -> [UInt8]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while bytes.isEmpty && !closed { condition.wait() }
+        guard !bytes.isEmpty else { return nil }
+        defer { bytes.removeAll(keepingCapacity: true) }
+        return bytes
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
     }
 }

@@ -23,6 +23,9 @@ public final class Supervisor: GenerationService {
         /// A request resubmitted this many times in a row without streaming a token in between is failed: it may be
         /// what brings the pipeline down.
         public var maxResumesWithoutProgress = 3
+        /// How often a host left out after a failure (none of its slots in use) is asked whether it answers again;
+        /// once it does, the pipeline re-forms with it at the next moment no request runs. 0: never.
+        public var probeIntervalSeconds = 5.0
 
         public init() {}
     }
@@ -47,7 +50,10 @@ public final class Supervisor: GenerationService {
         /// Counts pipelines started; the running one's number.
         var generation = 0
         var limits: RequestLimits
+        /// Slots a pipeline may use now (a slot whose rank failed is left out), in the order given.
         var slots: [String]
+        /// Every slot the supervisor was given.
+        let allSlots: [String]
         var recovering = false
         var stopping = false
         var unavailable: String?
@@ -73,7 +79,7 @@ public final class Supervisor: GenerationService {
         self.policy = policy
         self.logger = logger
         let instance = try await launcher.launch(on: hosts)
-        var initial = State(limits: instance.limits, slots: hosts)
+        var initial = State(limits: instance.limits, slots: hosts, allSlots: hosts)
         initial.instance = instance
         initial.generation = 1
         initial.status.state = "serving"
@@ -82,6 +88,9 @@ public final class Supervisor: GenerationService {
         state = Locked(initial)
         timeline?.pipelineStarted(1, hosts: instance.hosts)
         watch(instance, generation: 1)
+        if policy.probeIntervalSeconds > 0 {
+            Task { [weak self] in await self?.probeLeftOutHosts() }
+        }
     }
 
     // MARK: GenerationService
@@ -263,11 +272,11 @@ public final class Supervisor: GenerationService {
         Task { [self] in await recover(from: instance, generation: generation, seen: message) }
     }
 
-    private func recover(from failed: any PipelineInstance, generation: Int, seen message: String) async {
+    private func recover(from failed: any PipelineInstance, generation: Int, seen message: String, relaunchOnly: Bool = false) async {
         let detected = ContinuousClock.now
-        let fault = await failed.terminate(reason: message)
+        let fault = relaunchOnly ? PipelineFault(message: message, failedStages: []) : await failed.terminate(reason: message)
         let teardown = Self.seconds(since: detected)
-        logger.error("pipeline \(generation) failed: \(fault.message)")
+        if !relaunchOnly { logger.error("pipeline \(generation) failed: \(fault.message)") }
         // Every stream of the old pipeline has ended; wait for its pumps, so each journal holds every token streamed.
         let pumps = state.withLock { state in state.entries.values.compactMap { $0.generation == generation ? $0.pump : nil } }
         for pump in pumps { await pump.value }
@@ -276,8 +285,7 @@ public final class Supervisor: GenerationService {
                 state.entries[id]?.generation = nil
                 state.entries[id]?.pump = nil
             }
-            let failedHosts = fault.failedStages.sorted(by: >).filter { $0 < state.slots.count }
-            for stage in failedHosts { state.slots.remove(at: stage) }
+            Self.leaveOut(fault.failedStages, of: failed.hosts, from: &state.slots)
         }
         var lastError = fault.message
         for attempt in 0..<policy.maxAttempts {
@@ -306,13 +314,75 @@ public final class Supervisor: GenerationService {
             } catch {
                 lastError = error.message
                 logger.error("pipeline \(generation + 1) did not start: \(error.message)")
-                state.withLock { state in
-                    for stage in error.failedStages.sorted(by: >) where stage < state.slots.count { state.slots.remove(at: stage) }
-                }
+                state.withLock { Self.leaveOut(error.failedStages, of: slots, from: &$0.slots) }
                 if error.isPermanent { break }
             }
         }
         giveUp("no pipeline can be formed: \(lastError)")
+    }
+
+    // MARK: Hosts that answer again
+
+    /// Asks every host none of whose slots is in use whether it answers again; one that does gets its slots back,
+    /// and the pipeline grows onto them the next time no request runs.
+    private func probeLeftOutHosts() async {
+        while true {
+            try? await Task.sleep(for: .seconds(policy.probeIntervalSeconds))
+            guard let (all, slots, stopping) = Optional(state.withLock { ($0.allSlots, $0.slots, $0.stopping || $0.unavailable != nil) }),
+                  !stopping else { return }
+            var answering: [String] = []
+            for host in Set(all).subtracting(slots).sorted() where await launcher.probe(host: host) { answering.append(host) }
+            if !answering.isEmpty {
+                state.withLock { state in
+                    let kept = state.slots
+                    var back = Dictionary(kept.map { ($0, 1) }, uniquingKeysWith: +)
+                    // The answering hosts' slots come back, in the order first given.
+                    state.slots = state.allSlots.filter { host in
+                        if answering.contains(host) { return true }
+                        guard let left = back[host], left > 0 else { return false }
+                        back[host] = left - 1
+                        return true
+                    }
+                }
+                logger.info("host\(answering.count == 1 ? "" : "s") \(answering.joined(separator: ", ")) answer\(answering.count == 1 ? "s" : "") again: the pipeline re-forms with \(answering.count == 1 ? "it" : "them") when no request runs")
+            }
+            await growWhenIdle()
+        }
+    }
+
+    /// Re-forms the pipeline on every usable slot when it runs on fewer and nothing is running: a planned restart
+    /// (requests that arrive meanwhile wait for it, as during a recovery).
+    private func growWhenIdle() async {
+        let old = state.withLock { state -> (any PipelineInstance, Int)? in
+            guard let instance = state.instance, !state.recovering, !state.stopping, state.entries.isEmpty,
+                  state.slots.count > instance.hosts.count else { return nil }
+            state.recovering = true
+            state.instance = nil
+            state.status.state = "re-forming on \(state.slots.count) stages"
+            return (instance, state.generation)
+        }
+        guard let (instance, generation) = old else { return }
+        let started = ContinuousClock.now
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread { instance.stop(drain: true); done.resume() }.start()
+        }
+        let slots = state.withLock { $0.slots }
+        logger.info("re-forming the pipeline on \(slots.count) stages (\(slots.joined(separator: ", "))): hosts answer again")
+        do {
+            let grown = try await launcher.launch(on: slots)
+            resume(on: grown, generation: generation + 1, since: started, timing: "planned: the pipeline grew back", planned: true)
+        } catch {
+            logger.error("the grown pipeline did not start (\(error.message)); back to \(instance.hosts.count) stages")
+            state.withLock { state in state.slots = instance.hosts }
+            await recover(from: instance, generation: generation, seen: "the grown pipeline did not start: \(error.message)", relaunchOnly: true)
+        }
+    }
+
+    /// Removes one slot of each failed stage's host from `slots`.
+    private static func leaveOut(_ stages: [Int], of hosts: [String], from slots: inout [String]) {
+        for stage in stages where stage < hosts.count {
+            if let index = slots.lastIndex(of: hosts[stage]) { slots.remove(at: index) }
+        }
     }
 
     /// A new pipeline is up: it takes the journal, oldest request first.
@@ -321,7 +391,8 @@ public final class Supervisor: GenerationService {
         return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
     }
 
-    private func resume(on instance: any PipelineInstance, generation: Int, since detected: ContinuousClock.Instant, timing: String) {
+    private func resume(on instance: any PipelineInstance, generation: Int, since detected: ContinuousClock.Instant, timing: String,
+                        planned: Bool = false) {
         let seconds = Self.seconds(since: detected)
         var poisoned: [(AsyncThrowingStream<RequestOutput, any Error>.Continuation, Int)] = []
         let resumed = state.withLock { state -> Int in
@@ -329,11 +400,13 @@ public final class Supervisor: GenerationService {
             state.generation = generation
             state.recovering = false
             state.limits = instance.limits
-            state.status.restarts += 1
             state.status.stages = instance.hosts.count
             state.status.hosts = instance.hosts
-            state.status.lastRecoverySeconds = seconds
-            state.status.lastRecoveryTime = Date().timeIntervalSince1970
+            if !planned {
+                state.status.restarts += 1
+                state.status.lastRecoverySeconds = seconds
+                state.status.lastRecoveryTime = Date().timeIntervalSince1970
+            }
             state.status.state = "serving"
             let waiting = state.entries.values.filter { $0.generation == nil }.sorted { $0.admission < $1.admission }
             for entry in waiting {

@@ -127,15 +127,18 @@ import Testing
         try #require(up.status == 0, "\(up.stdout)\(up.stderr)")
         defer { _ = try? CLITests.run([netns, "down"], executable: "sh") }
         let arguments = try CLITests.run([netns, "mpirun-args"], executable: "sh").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let server = try Self.server(hosts: "bh1,bh2,bh3", extra: ["--advertise-address", "10.231.0.1", "--mpirun-args", arguments])
+        let server = try Self.server(hosts: "bh1,bh2,bh3", extra: ["--advertise-address", "10.231.0.1", "--mpirun-args=\(arguments)"])
         defer { server.kill() }
         try Self.streamsSurvive(server, fault: nil)
         try Self.streamsSurvive(server, fault: "\(netns) isolate bh2")
         #expect(server.log.contains("rank 1 on host bh2") && server.log.contains("sent no heartbeat"), "\(server.log)")
         #expect(server.log.contains("serving on 2 stages (bh1, bh3)"), "\(server.log)")
         #expect(server.stop() == 0)
-        let left = try CLITests.run(["-c", "for h in bh1 bh2 bh3; do ip netns pids $h; done"], executable: "sh")
-        #expect(left.stdout.isEmpty, "processes left in the namespaces: \(left.stdout)")
+        // No rank is left in any namespace (the cut-off host's mpirun daemon lingers until its TCP keepalive, as it
+        // would on a real cluster; `netns-hosts down` clears it).
+        let left = try CLITests.run(["-c", "for h in bh1 bh2 bh3; do for p in $(ip netns pids $h); do tr '\\0' ' ' < /proc/$p/cmdline; echo; done; done"],
+                                    executable: "sh")
+        #expect(!left.stdout.contains("--supervisor-link"), "ranks left in the namespaces: \(left.stdout)")
     }
 }
 #endif

@@ -23,7 +23,13 @@ import Transport
         let model: SyntheticModel
         let faults: [Int?]
 
-        init(faults: [Int?] = [], failingLaunches: Int = 0, permanent: Bool = false) throws {
+        /// The stage a fault is blamed on (its slot is left out), and whether probed hosts answer.
+        let blame: Int?
+        let answers = Locked(false)
+        let probes = Locked<[String]>([])
+
+        init(faults: [Int?] = [], failingLaunches: Int = 0, permanent: Bool = false, blame: Int? = nil) throws {
+            self.blame = blame
             model = SyntheticModel(spec: try SyntheticSpec(parsing: SupervisorTests.spec))
             self.faults = faults
             launchFailures = Locked(failingLaunches)
@@ -48,11 +54,34 @@ import Transport
                 box.withLock { $0 = engine }
                 let instance = InProcessInstance(engine: engine, hosts: hosts)
                 instances.withLock { $0.append(instance) }
-                return instance
+                return blame.map { BlamingInstance(inner: instance, stage: $0) } ?? instance
             } catch {
                 throw LaunchError("\(error)", isPermanent: true)
             }
         }
+
+        func probe(host: String) async -> Bool {
+            probes.withLock { $0.append(host) }
+            return answers.withLock { $0 }
+        }
+    }
+
+    /// An in-process pipeline whose failures are blamed on one stage, as a dead rank's are.
+    struct BlamingInstance: PipelineInstance {
+        let inner: InProcessInstance
+        let stage: Int
+        var hosts: [String] { inner.hosts }
+        var limits: RequestLimits { inner.limits }
+        var statistics: EngineStatistics { inner.statistics }
+        var stageStatistics: [StageStatistics] { inner.stageStatistics }
+        func submit(_ request: GenerationRequest) throws(EngineError) -> AsyncThrowingStream<RequestOutput, any Error> { try inner.submit(request) }
+        func onFailure(_ handler: @escaping @Sendable (String) -> Void) { inner.onFailure(handler) }
+        func terminate(reason: String) async -> PipelineFault {
+            var fault = await inner.terminate(reason: reason)
+            fault.failedStages = [stage]
+            return fault
+        }
+        func stop(drain: Bool) { inner.stop(drain: drain) }
     }
 
     /// Calls `fault` once, when rank 0 ends `iteration`.
@@ -73,10 +102,11 @@ import Transport
         }
     }
 
-    static func supervisor(_ launcher: RecordingLauncher, stages: Int) async throws -> Supervisor {
+    static func supervisor(_ launcher: RecordingLauncher, stages: Int, hosts: [String]? = nil) async throws -> Supervisor {
         var policy = Supervisor.Policy()
         policy.firstBackoffSeconds = 0.01
-        return try await Supervisor(launcher: launcher, hosts: Array(repeating: "localhost", count: stages), encode: { _ in [1] },
+        policy.probeIntervalSeconds = 0.05
+        return try await Supervisor(launcher: launcher, hosts: hosts ?? Array(repeating: "localhost", count: stages), encode: { _ in [1] },
                                     policy: policy, logger: Logger(label: "test"))
     }
 
@@ -165,6 +195,33 @@ import Transport
         #expect(reason.contains("no pipeline can be formed") && reason.contains("injected launch failure"))
         #expect(throws: EngineError.failed(reason)) { _ = try supervisor.submit(requests[0]) }
         #expect(supervisor.supervision?.state.hasPrefix("unavailable") == true)
+    }
+
+    @Test func aFailedHostIsLeftOutUntilItAnswersThenThePipelineGrowsBackWhenIdle() async throws {
+        let requests = Self.seeded(Self.requests())
+        let reference = try await Self.reference(requests)
+        let launcher = try RecordingLauncher(faults: [12], blame: 1)
+        let supervisor = try await Self.supervisor(launcher, stages: 3, hosts: ["a", "b", "c"])
+        defer { supervisor.shutdown(drain: false) }
+        Self.expectIdentical(try await Self.run(supervisor, requests), reference)
+        #expect(supervisor.supervision?.hosts == ["a", "c"], "host b's rank failed: it is left out")
+        // b does not answer: the pipeline stays on a and c.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(launcher.probes.withLock { $0 }.allSatisfy { $0 == "b" } && !launcher.probes.withLock { $0 }.isEmpty)
+        #expect(supervisor.supervision?.hosts == ["a", "c"])
+        // b answers again: with nothing running, the pipeline re-forms on a, b, c (in the order given).
+        launcher.answers.withLock { $0 = true }
+        for _ in 0..<200 where supervisor.supervision?.hosts != ["a", "b", "c"] { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(supervisor.supervision?.hosts == ["a", "b", "c"] && supervisor.supervision?.state == "serving")
+        #expect(supervisor.supervision?.restarts == 1, "a planned re-formation is not a restart after a failure")
+        Self.expectIdentical(try await Self.run(supervisor, requests.map { var r = $0; r.id += "-again"; return r }),
+                             Dictionary(uniqueKeysWithValues: reference.map { ($0.key + "-again", Self.renamed($0.value, $0.key + "-again")) }))
+    }
+
+    static func renamed(_ result: GenerationResult, _ id: String) -> GenerationResult {
+        var result = result
+        result.requestID = id
+        return result
     }
 
     @Test func aCancelledRequestLeavesTheJournal() async throws {

@@ -22,6 +22,9 @@ final class LinkSocket: @unchecked Sendable {
     let descriptor: Int32
     private let writeLock = Locked(())
     private var buffer: [UInt8] = []
+    /// Where the next unread frame starts in `buffer`.
+    private var readOffset = 0
+    private var chunk = [UInt8](repeating: 0, count: 256 << 10)
     private let closed = Locked(false)
     /// Frames larger than this are refused (a logits row of a 1M vocabulary is 4 MB).
     static let maxFrameBytes = 256 << 20
@@ -63,13 +66,23 @@ final class LinkSocket: @unchecked Sendable {
         throw lastError
     }
 
+    /// Appends one frame to `bytes`.
+    static func frame(kind: UInt8, payload: [UInt8], into bytes: inout [UInt8]) {
+        withUnsafeBytes(of: UInt32(payload.count + 1).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(kind)
+        bytes.append(contentsOf: payload)
+    }
+
     /// Sends one frame (whole, or throws). Safe from any thread.
     func send(kind: UInt8, payload: [UInt8]) throws(LinkError) {
         var frame = [UInt8]()
         frame.reserveCapacity(5 + payload.count)
-        withUnsafeBytes(of: UInt32(payload.count + 1).littleEndian) { frame.append(contentsOf: $0) }
-        frame.append(kind)
-        frame.append(contentsOf: payload)
+        Self.frame(kind: kind, payload: payload, into: &frame)
+        try sendFrames(frame)
+    }
+
+    /// Sends bytes that hold whole frames, in one piece. Safe from any thread.
+    func sendFrames(_ frame: [UInt8]) throws(LinkError) {
         try writeLock.withLock { (_) throws(LinkError) in
             var sent = 0
             while sent < frame.count {
@@ -100,7 +113,6 @@ final class LinkSocket: @unchecked Sendable {
                 throw LinkError.system("poll")
             }
             guard ready > 0 else { continue }
-            var chunk = [UInt8](repeating: 0, count: 64 << 10)
             let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             if count < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
@@ -112,13 +124,24 @@ final class LinkSocket: @unchecked Sendable {
     }
 
     private func takeFrame() throws(LinkError) -> (kind: UInt8, payload: [UInt8])? {
-        guard buffer.count >= 4 else { return nil }
-        let length = Int(UInt32(buffer[0]) | UInt32(buffer[1]) << 8 | UInt32(buffer[2]) << 16 | UInt32(buffer[3]) << 24)
+        let available = buffer.count - readOffset
+        guard available >= 4 else { return nil }
+        let length = buffer.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: readOffset, as: UInt32.self))) }
         guard length >= 1, length <= Self.maxFrameBytes else { throw LinkError("a frame of \(length) bytes: the peer is not a Brigade link") }
-        guard buffer.count >= 4 + length else { return nil }
-        let kind = buffer[4]
-        let payload = Array(buffer[5..<(4 + length)])
-        buffer.removeFirst(4 + length)
+        guard available >= 4 + length else {
+            if readOffset > 0 {  // make room for the rest of this frame at the front
+                buffer.removeFirst(readOffset)
+                readOffset = 0
+            }
+            return nil
+        }
+        let kind = buffer[readOffset + 4]
+        let payload = Array(buffer[(readOffset + 5)..<(readOffset + 4 + length)])
+        readOffset += 4 + length
+        if readOffset == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            readOffset = 0
+        }
         return (kind, payload)
     }
 
