@@ -51,7 +51,10 @@ final class MPIJob: PipelineInstance {
     func start(link: LinkAddress) throws(LaunchError) {
         let stages = hosts.count
         process.executableURL = URL(fileURLWithPath: Self.which(configuration.mpirun))
-        process.arguments = ["-n", "\(stages)", "--host", hosts.joined(separator: ",")] + configuration.mpirunArguments
+        // Every slot on this machine: no host list, exactly today's `mpirun -n N` job (with an explicit
+        // `--host localhost,…`, Open MPI maps the ranks differently and decode steps took 7 % longer).
+        let placement = hosts.allSatisfy(Self.isLocal) ? [] : ["--host", hosts.joined(separator: ",")]
+        process.arguments = ["-n", "\(stages)"] + placement + configuration.mpirunArguments
             + [configuration.executable] + configuration.arguments(stages, link)
         process.environment = ProcessInfo.processInfo.environment.merging(configuration.environment) { $1 }
         let errors = Pipe()
@@ -327,6 +330,11 @@ final class MPIJob: PipelineInstance {
         for peer in peers { peer.socket.shutDown() }
         // (a daemon orphaned on a cut-off host may hold the pipe open: do not wait for it)
         _ = stderrDone.wait(timeout: .now() + 0.3)
+    }
+
+    /// Whether `host` names this machine.
+    static func isLocal(_ host: String) -> Bool {
+        ["localhost", "127.0.0.1", "::1", ProcessInfo.processInfo.hostName].contains(host)
     }
 
     /// The full path of `program` on `PATH` (or `program` itself when it has a slash or is not found).
