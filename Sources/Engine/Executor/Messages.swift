@@ -89,18 +89,8 @@ struct SampleState: Sendable, Equatable {
         w.write(entries.count)
         for entry in entries {
             w.write(entry.token)
-            w.write(entry.diff.logprobs.count)
-            for sampled in entry.diff.logprobs {
-                w.write(sampled.tokenID)
-                w.write(sampled.logprob)
-                w.write(sampled.top.count)
-                for top in sampled.top {
-                    w.write(top.tokenID)
-                    w.write(top.logprob)
-                }
-            }
-            w.write(entry.diff.logits.count)
-            entry.diff.logits.forEach { w.write($0) }
+            w.write(logprobs: entry.diff.logprobs)
+            w.write(rows: entry.diff.logits)
         }
         return w.bytes
     }
@@ -116,20 +106,52 @@ struct SampleState: Sendable, Equatable {
         entries = []
         for _ in 0..<(try r.readCount(elementSize: 20)) {
             let token = try r.read(Int32.self)
-            var diff = ResponseDiff()
-            for _ in 0..<(try r.readCount(elementSize: 20)) {
-                let id = try r.read(Int32.self)
-                let logprob = try r.readDouble()
-                var top: [TokenLogprob] = []
-                for _ in 0..<(try r.readCount(elementSize: 12)) {
-                    top.append(TokenLogprob(tokenID: try r.read(Int32.self), logprob: try r.readDouble()))
-                }
-                diff.logprobs.append(SampledToken(tokenID: id, logprob: logprob, top: top))
-            }
-            for _ in 0..<(try r.readCount(elementSize: 8)) { diff.logits.append(try r.readFloats()) }
+            let diff = ResponseDiff(logprobs: try r.readLogprobs(), logits: try r.readRows())
             entries.append(Entry(token: token, diff: diff))
         }
         guard r.isAtEnd else { throw WireError(message: "trailing bytes after the sample state of iteration \(iteration)") }
+    }
+}
+
+extension WireWriter {
+    /// Sampled tokens with their log-probs and top alternatives (sample states, the supervisor's link).
+    public mutating func write(logprobs: [SampledToken]) {
+        write(logprobs.count)
+        for sampled in logprobs {
+            write(sampled.tokenID)
+            write(sampled.logprob)
+            write(sampled.top.count)
+            for top in sampled.top {
+                write(top.tokenID)
+                write(top.logprob)
+            }
+        }
+    }
+
+    /// Rows of floats (logits), each with its count.
+    public mutating func write(rows: [[Float]]) {
+        write(rows.count)
+        rows.forEach { write($0) }
+    }
+}
+
+extension WireReader {
+    public mutating func readLogprobs() throws(WireError) -> [SampledToken] {
+        var logprobs: [SampledToken] = []
+        for _ in 0..<(try readCount(elementSize: 20)) {
+            let id = try read(Int32.self)
+            let logprob = try readDouble()
+            var top: [TokenLogprob] = []
+            for _ in 0..<(try readCount(elementSize: 12)) { top.append(TokenLogprob(tokenID: try read(Int32.self), logprob: try readDouble())) }
+            logprobs.append(SampledToken(tokenID: id, logprob: logprob, top: top))
+        }
+        return logprobs
+    }
+
+    public mutating func readRows() throws(WireError) -> [[Float]] {
+        var rows: [[Float]] = []
+        for _ in 0..<(try readCount(elementSize: 8)) { rows.append(try readFloats()) }
+        return rows
     }
 }
 

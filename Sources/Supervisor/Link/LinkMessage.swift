@@ -141,18 +141,8 @@ extension RequestOutput {
         w.write(requestID)
         w.write(newTokenIDs)
         w.write(textDelta)
-        w.write(logprobs.count)
-        for sampled in logprobs {
-            w.write(sampled.tokenID)
-            w.write(sampled.logprob)
-            w.write(sampled.top.count)
-            for top in sampled.top {
-                w.write(top.tokenID)
-                w.write(top.logprob)
-            }
-        }
-        w.write(logits.count)
-        logits.forEach { w.write($0) }
+        w.write(logprobs: logprobs)
+        w.write(rows: logits)
         w.write(finishReason?.rawValue ?? "")
         w.write(usage.promptTokens)
         w.write(usage.completionTokens)
@@ -162,16 +152,8 @@ extension RequestOutput {
         let id = try r.readString()
         let tokens = try r.readInt32s()
         let text = try r.readString()
-        var logprobs: [SampledToken] = []
-        for _ in 0..<(try r.readCount(elementSize: 20)) {
-            let token = try r.read(Int32.self)
-            let logprob = try r.readDouble()
-            var top: [TokenLogprob] = []
-            for _ in 0..<(try r.readCount(elementSize: 12)) { top.append(TokenLogprob(tokenID: try r.read(Int32.self), logprob: try r.readDouble())) }
-            logprobs.append(SampledToken(tokenID: token, logprob: logprob, top: top))
-        }
-        var logits: [[Float]] = []
-        for _ in 0..<(try r.readCount(elementSize: 8)) { logits.append(try r.readFloats()) }
+        let logprobs = try r.readLogprobs()
+        let logits = try r.readRows()
         let reason = try r.readString()
         guard reason.isEmpty || FinishReason(rawValue: reason) != nil else { throw WireError(message: "finish reason \(reason)") }
         self.init(requestID: id, newTokenIDs: tokens, textDelta: text, logprobs: logprobs, logits: logits,
