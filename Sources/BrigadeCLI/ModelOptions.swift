@@ -127,6 +127,8 @@ struct EngineOptionGroup: ParsableArguments {
     @Option(help: "Memory for the KV cache as a fraction of this machine's RAM, e.g. 0.25 (instead of --kv-cache-mb).")
     var kvCacheFraction: Double?
     @Option(help: "Tokens per KV cache block.") var blockSize = 16
+    @Flag(help: "Compute every prompt from its first token instead of reusing KV blocks of earlier requests with the same prefix (the output is bit-identical either way).")
+    var noPrefixCaching = false
     @Option(help: "Pipeline stages: split the model's layers over N ranks (threads of this process).") var pp = 1
     @Option(help: ArgumentHelp("Layers per stage, e.g. 8,8,7,7, or auto: time every layer on this machine and split by the measurements (default: balanced by estimated compute cost).", valueName: "counts|auto"))
     var ppPartition: String?
@@ -214,6 +216,7 @@ struct EngineOptionGroup: ParsableArguments {
             o.watchdogSeconds = ppWatchdogSeconds
             o.trace = trace == nil ? nil : PipelineTrace()
             o.maxModelLength = maxModelLen
+            o.prefixCaching = !noPrefixCaching
             return o
         }
     }

@@ -1,23 +1,49 @@
-/// Hands out fixed-size KV cache blocks to sequences.
+/// Hands out fixed-size KV cache blocks to sequences, reference counted, and keeps the full blocks of finished
+/// sequences cached for prefixes that come again (automatic prefix caching).
 ///
-/// Deterministic: the same sequence of allocate/free calls yields the same block ids, so every pipeline rank that
-/// replays rank 0's schedule ends up with identical block tables.
+/// A block is in one of three states: *referenced* by one or more sequences' block tables; *free* (holding nothing
+/// worth keeping); or *evictable* (unreferenced but cached: a full block with a content identity, `BlockHash`).
+/// Allocation takes free blocks first, then evicts the least recently released evictable one, so cached prefixes
+/// cost no capacity: `freeBlocks` counts both. A block is shared only while full, and a full block is never written
+/// again, so sharing needs no copy-on-write.
+///
+/// Deterministic: the same sequence of calls yields the same block ids, the same cache and the same eviction order,
+/// so every pipeline rank that replays rank 0's schedule ends up with identical block tables (`digest` proves it).
 public struct BlockManager: Sendable {
     public let blockSize: Int
     public let blockCount: Int
     /// Free block ids; allocation takes from the front (lowest ids first on a fresh manager), freeing appends.
     private var free: [Int32]
     private var freeHead = 0
+    private var references: [Int32]
+    private var cache: PrefixCache
 
     public init(blockSize: Int, blockCount: Int) {
         precondition(blockSize > 0 && blockCount > 0)
         self.blockSize = blockSize
         self.blockCount = blockCount
         free = (0..<Int32(blockCount)).map { $0 }
+        references = Array(repeating: 0, count: blockCount)
+        cache = PrefixCache(blockSize: blockSize, blockCount: blockCount)
     }
 
-    public var freeBlocks: Int { free.count - freeHead }
+    /// Blocks an allocation can take: free ones and evictable cached ones.
+    public var freeBlocks: Int { free.count - freeHead + cache.evictableCount }
+    /// Blocks referenced by at least one sequence.
     public var usedBlocks: Int { blockCount - freeBlocks }
+    /// Blocks with a content identity, referenced or not.
+    public var cachedBlocks: Int { cache.count }
+    /// Cached blocks no sequence references (evicted, oldest first, when free blocks run out).
+    public var evictableBlocks: Int { cache.evictableCount }
+    /// A hash over every operation that changed the blocks' states, in order.
+    public var digest: UInt64 {
+        var h = cache.digest
+        h.combine(free.count - freeHead)
+        return h.value
+    }
+
+    /// How many block tables hold `block`.
+    public func referenceCount(_ block: Int32) -> Int { Int(references[Int(block)]) }
 
     /// Blocks needed to hold `tokens` tokens.
     public func blocksNeeded(tokens: Int) -> Int { (tokens + blockSize - 1) / blockSize }
@@ -32,13 +58,21 @@ public struct BlockManager: Sendable {
         grow(&table, toBlocks: blocksNeeded(tokens: tokens))
     }
 
-    /// Appends blocks to `table` until it has `count`. Returns false (changing nothing) if too few are free.
+    /// Appends blocks to `table` until it has `count`: free blocks first, then evicted ones. Returns false (changing
+    /// nothing) if too few are free.
     mutating func grow(_ table: inout [Int32], toBlocks count: Int) -> Bool {
         let needed = count - table.count
         guard needed <= freeBlocks else { return false }
         for _ in 0..<max(0, needed) {
-            table.append(free[freeHead])
-            freeHead += 1
+            let block: Int32
+            if freeHead < free.count {
+                block = free[freeHead]
+                freeHead += 1
+            } else {
+                block = cache.evictOldest()!  // freeBlocks counted it
+            }
+            references[Int(block)] = 1
+            table.append(block)
         }
         if freeHead > 1024 && freeHead * 2 > free.count {
             free.removeFirst(freeHead)
@@ -47,84 +81,50 @@ public struct BlockManager: Sendable {
         return true
     }
 
-    /// Returns every block of `table` to the free list and empties it.
+    /// Returns every block of `table` to the manager and empties it. A block no other table holds becomes free, or
+    /// evictable if it is cached; a table's last blocks are released first, so they are evicted before its first
+    /// ones (a later sequence that shares a prefix shares its beginning).
     public mutating func release(_ table: inout [Int32]) {
-        free.append(contentsOf: table)
+        for block in table.reversed() {
+            references[Int(block)] -= 1
+            precondition(references[Int(block)] >= 0, "KV block \(block) released more often than it was taken")
+            guard references[Int(block)] == 0 else { continue }
+            if cache.isCached(block) { cache.park(block) } else { free.append(block) }
+        }
         table.removeAll()
     }
-}
 
-/// The blocks a sequence holds for its sliding-window layers: only those covering the positions the window can still
-/// see. `blocks[i]` holds positions `(firstBlock + i) · blockSize ..< (firstBlock + i + 1) · blockSize`.
-struct WindowedBlockTable: Sendable, Equatable {
-    var blocks: [Int32] = []
-    /// The block index (position / block size) `blocks[0]` covers.
-    var firstBlock = 0
-}
+    // MARK: Prefix caching
 
-/// The second block pool of a model with sliding-window layers (Gemma 3's local layers): a token at position `p`
-/// of such a layer sees only `p − window + 1 … p`, so a sequence keeps blocks for the last positions only and the
-/// pool costs O(window) per sequence instead of O(context).
-///
-/// Each scheduled chunk `start ..< end` first releases the blocks wholly before `max(0, start − window + 1)` (no
-/// position from `start` on sees them), then grows the table to `end` — in the same plan, on every rank, so block ids
-/// and free lists stay identical. Releasing at scheduling time is safe because every stage runs its micro-batches in
-/// order, one at a time: a block released while planning batch n+1 is read only by batches ≤ n of that sequence
-/// (batch n+1 and later start at or after `start`), and any stage writes it for its new owner in batch n+1 or later,
-/// after it finished batch n. The same argument covers the blocks preemption and cancellation release.
-struct WindowedBlocks: Sendable {
-    private(set) var manager: BlockManager
-    /// Positions a token of a sliding-window layer sees, itself included.
-    let window: Int
-
-    init(blockSize: Int, blockCount: Int, window: Int) {
-        precondition(window >= 1)
-        manager = BlockManager(blockSize: blockSize, blockCount: blockCount)
-        self.window = window
+    /// The cached blocks holding the longest prefix of `tokens` made of whole blocks, at most `limit` of them;
+    /// `hashes[i]` is the identity of the prefix's block `i` (see `BlockHash`).
+    public func cachedPrefix(of tokens: [Int32], hashes: ArraySlice<BlockHash>, limit: Int) -> [Int32] {
+        var blocks: [Int32] = []
+        var parent = BlockHash.root
+        for (i, hash) in hashes.prefix(limit).enumerated() {
+            guard let block = cache.lookup(hash, parent: parent, tokens: tokens[i * blockSize..<(i + 1) * blockSize]) else { break }
+            blocks.append(block)
+            parent = hash
+        }
+        return blocks
     }
 
-    var blockSize: Int { manager.blockSize }
-
-    /// The first block a chunk starting at `start` reads.
-    func firstVisibleBlock(_ start: Int) -> Int { max(0, start - window + 1) / blockSize }
-
-    /// What scheduling `count` tokens from `start` does to `table`: the blocks it releases first, then the blocks it
-    /// takes (at most `released` plus the free blocks, or it cannot run).
-    func demand(_ table: WindowedBlockTable, start: Int, count: Int) -> (released: Int, needed: Int) {
-        let (released, firstBlock) = trim(table, start: start)
-        let kept = table.blocks.count - released
-        return (released, max(0, manager.blocksNeeded(tokens: start + count) - firstBlock - kept))
+    /// Appends cached `blocks` (a `cachedPrefix` answer) to the empty `table`, taking a reference to each.
+    public mutating func acquire(_ blocks: [Int32], into table: inout [Int32]) {
+        precondition(table.isEmpty, "a cached prefix starts a block table")
+        for block in blocks {
+            if references[Int(block)] == 0 { cache.revive(block) }
+            references[Int(block)] += 1
+            table.append(block)
+        }
     }
 
-    /// How many of `table`'s blocks no token from `start` on sees, and the block index its first entry covers once
-    /// they are gone: the one rule `demand` (rank 0's plan) and `advance` (every rank's replay) both follow.
-    private func trim(_ table: WindowedBlockTable, start: Int) -> (released: Int, firstBlock: Int) {
-        let first = firstVisibleBlock(start)
-        let released = min(table.blocks.count, max(0, first - table.firstBlock))
-        return (released, table.blocks.count == released ? max(table.firstBlock, first) : table.firstBlock + released)
-    }
-
-    /// Blocks a sequence needs at most for one chunk of `chunk` tokens: the window before the chunk's first token
-    /// (`window − 1` positions), the chunk, and one block of misalignment at each end — never more than the
-    /// `longest`-token sequence has blocks.
-    static func blocksPerSequence(window: Int, blockSize: Int, chunk: Int, longest: Int) -> Int {
-        min((longest + blockSize - 1) / blockSize, (window - 1 + chunk + blockSize - 1) / blockSize + 1)
-    }
-
-    /// Releases the blocks of `table` no token from `start` on sees, then grows it to hold positions up to
-    /// `start + count`. Returns false (having released, but taken nothing) when too few blocks are free.
-    mutating func advance(_ table: inout WindowedBlockTable, start: Int, count: Int) -> Bool {
-        let (released, firstBlock) = trim(table, start: start)
-        var dropped = Array(table.blocks.prefix(released))
-        manager.release(&dropped)
-        table.blocks.removeFirst(released)
-        table.firstBlock = firstBlock
-        return manager.grow(&table.blocks, toBlocks: manager.blocksNeeded(tokens: start + count) - table.firstBlock)
-    }
-
-    /// Returns every block of `table` to the pool and empties it (the sequence starts again from position 0).
-    mutating func release(_ table: inout WindowedBlockTable) {
-        manager.release(&table.blocks)
-        table.firstBlock = 0
+    /// Gives the full, referenced `block` the identity `hash` (its tokens follow the prefix `parent` identifies), so
+    /// it stays cached after its last table releases it. A second block with an identity already cached stays
+    /// uncached. Returns whether the block was cached now.
+    @discardableResult
+    public mutating func register(_ block: Int32, hash: BlockHash, parent: BlockHash, tokens: ArraySlice<Int32>) -> Bool {
+        precondition(references[Int(block)] > 0, "only a referenced block is cached")
+        return cache.register(block, hash: hash, parent: parent, tokens: tokens)
     }
 }

@@ -35,6 +35,10 @@ public struct EngineOptions: Sendable {
     public var trace: PipelineTrace?
     /// The longest sequence (prompt + output) served, when shorter than the model's context (`--max-model-len`).
     public var maxModelLength: Int?
+    /// Automatic prefix caching: a request starts after the longest prefix of whole KV blocks a finished or running
+    /// request left in the cache, with bit-identical results (the kernels are batch-invariant). Rank 0's choice;
+    /// every rank keeps the cache, so ranks configured differently still agree.
+    public var prefixCaching = true
 
     /// The longest sequence `model` may reach under these options.
     public func contextLength(of model: any PipelineModel) -> Int {
@@ -213,6 +217,11 @@ public struct EngineStatistics: Sendable, Equatable {
     public var usedWindowBlocks = 0
     /// Time rank 0 spent in forward passes.
     public var forwardSeconds = 0.0
+    /// Tokens of admitted requests that looked for a cached prefix, and how many the prefix cache supplied.
+    public var prefixCacheQueries = 0
+    public var prefixCacheHits = 0
+    /// Full-pool KV blocks in the prefix cache (referenced or not).
+    public var cachedBlocks = 0
 
     public init() {}
 }

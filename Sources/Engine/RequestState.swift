@@ -16,6 +16,12 @@ final class RequestState {
     /// Tokens whose keys/values are in the cache.
     var computed = 0
     var blockTable: [Int32] = []
+    /// Identities of the full blocks of `tokens` hashed so far (memoised: tokens only grow).
+    var blockHashes: [BlockHash] = []
+    /// Leading blocks of `blockTable` that are in the prefix cache (or tried to be: see `BlockManager.register`).
+    var registeredBlocks = 0
+    /// Tokens the last admission took from the prefix cache instead of computing them.
+    var cachedTokens = 0
     /// Blocks of the sliding-window layers' pool (`WindowedBlocks`), for models that have one.
     var windowBlocks = WindowedBlockTable()
     /// A chunk that samples this request's next token is executing; it is not scheduled again until that token is
@@ -68,7 +74,18 @@ final class RequestState {
     var promptCount: Int { request.promptTokenIDs.count }
     /// Tokens still to run through the model before the next token can be sampled.
     var uncomputed: Int { tokens.count - computed }
-    var usage: Usage { Usage(promptTokens: promptCount, completionTokens: outputCount) }
+    var usage: Usage {
+        Usage(promptTokens: promptCount, completionTokens: outputCount, cachedPromptTokens: min(cachedTokens, promptCount))
+    }
+
+    /// The identities of the first `count` full blocks of `tokens` (`count` ≤ tokens.count / blockSize).
+    func blockHashes(_ count: Int, blockSize: Int) -> ArraySlice<BlockHash> {
+        while blockHashes.count < count {
+            let i = blockHashes.count
+            blockHashes.append(BlockHash(parent: blockHashes.last ?? .root, tokens: tokens[i * blockSize..<(i + 1) * blockSize]))
+        }
+        return blockHashes[..<count]
+    }
 
     /// Appends a sampled token and decides whether the request is finished.
     /// Returns the text to stream for it.

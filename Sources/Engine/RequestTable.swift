@@ -1,7 +1,8 @@
 import Model
 
 /// One rank's replica of the request table: every live request, the waiting queue, the running list, in-flight marks
-/// and the KV block allocators (the full pool, and the sliding-window layers' pool of a model that has them).
+/// and the KV block allocators (the full pool with its prefix cache, and the sliding-window layers' pool of a model
+/// that has them).
 ///
 /// Every rank applies the same intake, the same plans and the same executed batches in the same iterations, so every
 /// replica goes through the same states and hands out the same block ids (`hash` checks it). Only rank 0 decides;
@@ -19,11 +20,32 @@ final class RequestTable {
     /// Arrival number the next admitted request gets.
     private(set) var nextArrival = 0
     private(set) var preemptions = 0
+    /// Whether rank 0 looks for cached prefixes (`EngineOptions.prefixCaching`). Every replica caches the blocks it
+    /// computes either way, so it can follow whatever rank 0 decides.
+    let prefixCaching: Bool
+    /// Tokens of admissions that looked for a cached prefix, and how many of them it supplied (vLLM's queries and hits).
+    private(set) var prefixQueries = 0
+    private(set) var prefixHits = 0
 
-    init(blocks: BlockManager, windowed: WindowedBlocks? = nil, contextLength: Int) {
+    init(blocks: BlockManager, windowed: WindowedBlocks? = nil, contextLength: Int, prefixCaching: Bool = true) {
         self.blocks = blocks
         self.windowed = windowed
         self.contextLength = contextLength
+        // A hit would need the sliding-window pool's blocks before the prefix's end too, and that pool keeps none.
+        self.prefixCaching = prefixCaching && windowed == nil
+    }
+
+    /// The cached blocks a waiting `state` can start from (rank 0's decision): its longest cached prefix of whole
+    /// blocks, short of its last token (which must run to give logits). Empty when prefix caching is off.
+    func cachedPrefix(of state: RequestState) -> [Int32] {
+        prefixCaching ? cachedBlocks(of: state, limit: .max) : []
+    }
+
+    /// The longest cached prefix of `state`'s tokens, at most `limit` blocks and short of its last token.
+    private func cachedBlocks(of state: RequestState, limit: Int) -> [Int32] {
+        let most = min(limit, (state.tokens.count - 1) / blocks.blockSize)
+        guard most > 0 else { return [] }
+        return blocks.cachedPrefix(of: state.tokens, hashes: state.blockHashes(most, blockSize: blocks.blockSize), limit: most)
     }
 
     var isEmpty: Bool { requests.isEmpty }
@@ -53,6 +75,7 @@ final class RequestTable {
     private func release(_ state: RequestState) {
         blocks.release(&state.blockTable)
         windowed?.release(&state.windowBlocks)
+        state.registeredBlocks = 0
     }
 
     /// What the stage runs for `planned`: its positions, the full block table and (with a sliding-window pool) the
@@ -63,9 +86,13 @@ final class RequestTable {
                       windowStart: state.windowBlocks.firstBlock * (windowed?.blockSize ?? 0))
     }
 
-    /// Applies rank 0's schedule: preemptions first, then each chunk (admitting waiting requests, growing block
+    /// Applies rank 0's schedule: preemptions first, then the prefix-cache hits of admitted requests (a waiting
+    /// request's chunk that starts after 0 starts after the cached blocks it reuses; taking them before any chunk
+    /// allocates keeps allocation from evicting them), then each chunk (admitting waiting requests, growing block
     /// tables, sliding windowed block tables past the blocks the chunk's window no longer sees (see `WindowedBlocks`
-    /// for why that is safe at scheduling time), advancing computed positions, marking sampling chunks in flight).
+    /// for why that is safe at scheduling time), advancing computed positions, marking sampling chunks in flight),
+    /// and last caching the blocks the plan fills (a later plan may reuse them: every stage runs its micro-batches in
+    /// order, so this plan's batch has written them wherever a later one reads them).
     /// - Throws: `ScheduleMismatch` when this replica cannot follow the plan (it diverged, or has fewer KV blocks).
     func apply(_ plan: IterationPlan, rank: Int) throws(ScheduleMismatch) {
         func mismatch(_ message: String) -> ScheduleMismatch {
@@ -81,6 +108,10 @@ final class RequestTable {
             state.status = .waiting
             waiting.insert(state, at: waiting.firstIndex { $0.arrival > arrival } ?? waiting.endIndex)
             preemptions += 1
+        }
+        for chunk in plan.chunks {
+            guard let state = requests[chunk.arrival], state.status == .waiting else { continue }
+            try reuseCachedPrefix(chunk, of: state, mismatch: mismatch)
         }
         for chunk in plan.chunks {
             guard let state = requests[chunk.arrival] else { throw mismatch("request #\(chunk.arrival) is unknown here") }
@@ -110,12 +141,52 @@ final class RequestTable {
             state.lastScheduled = plan.iteration
             state.inFlight = state.computed == state.tokens.count
         }
+        for chunk in plan.chunks {
+            if let state = requests[chunk.arrival] { cacheFullBlocks(of: state) }
+        }
+    }
+
+    /// Starts a waiting request's block table with the cached blocks its first chunk skips.
+    private func reuseCachedPrefix(_ chunk: PlannedChunk, of state: RequestState,
+                                   mismatch: (String) -> ScheduleMismatch) throws(ScheduleMismatch) {
+        let reused = chunk.start / blocks.blockSize
+        if prefixCaching {
+            prefixQueries += state.tokens.count
+            prefixHits += chunk.start
+        }
+        state.cachedTokens = chunk.start
+        guard chunk.start > 0 else { return }
+        guard chunk.start % blocks.blockSize == 0, chunk.start < state.tokens.count else {
+            throw mismatch("request #\(chunk.arrival) is admitted at token \(chunk.start) of \(state.tokens.count): a "
+                           + "cached prefix is whole blocks of \(blocks.blockSize) tokens short of the last token")
+        }
+        let cached = windowed == nil ? cachedBlocks(of: state, limit: reused) : []
+        guard cached.count == reused else {
+            throw mismatch("request #\(chunk.arrival) reuses \(reused) cached KV blocks (\(chunk.start) tokens) but only "
+                           + "\(cached.count) of them are cached on this rank: the prefix caches diverged")
+        }
+        blocks.acquire(cached, into: &state.blockTable)
+        state.registeredBlocks = reused
+        state.computed = chunk.start
+    }
+
+    /// Gives every block of `state` that its computed tokens fill an identity in the prefix cache.
+    private func cacheFullBlocks(of state: RequestState) {
+        let full = state.computed / blocks.blockSize
+        guard full > state.registeredBlocks else { return }
+        let hashes = state.blockHashes(full, blockSize: blocks.blockSize)
+        for i in state.registeredBlocks..<full {
+            let tokens = state.tokens[i * blocks.blockSize..<(i + 1) * blocks.blockSize]
+            blocks.register(state.blockTable[i], hash: hashes[i], parent: i == 0 ? .root : hashes[i - 1], tokens: tokens)
+        }
+        state.registeredBlocks = full
     }
 
     /// A hash of everything that must be identical on every rank at an iteration boundary.
     var hash: UInt64 {
         var h = StableHasher()
         h.combine(nextArrival)
+        h.combine(Int(bitPattern: UInt(blocks.digest)))
         for list in [running, waiting] {
             h.combine(list.count)
             for state in list {
@@ -126,6 +197,7 @@ final class RequestTable {
                 h.combine(state.inFlight ? 1 : 0)
                 h.combine(state.lastScheduled)
                 h.combine(state.blockTable.count)
+                h.combine(state.registeredBlocks)
                 for block in state.blockTable { h.combine(Int(block)) }
                 if windowed != nil {  // models without a sliding-window pool hash as before
                     h.combine(state.windowBlocks.firstBlock)
@@ -149,7 +221,7 @@ struct ScheduleMismatch: Error, CustomStringConvertible {
 
 /// A multiply-xorshift hash over 64-bit words: the same value in every process (unlike `Hasher`, which is seeded per
 /// process), and cheap enough to run over the whole table every iteration.
-struct StableHasher {
+struct StableHasher: Sendable {
     private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
 
     mutating func combine(_ word: Int) {

@@ -66,9 +66,12 @@ extension GenerationRequest {
 public struct Usage: Sendable, Codable, Equatable {
     public var promptTokens: Int
     public var completionTokens: Int
-    public init(promptTokens: Int, completionTokens: Int) {
+    /// Prompt tokens whose keys and values came from the prefix cache instead of being computed.
+    public var cachedPromptTokens: Int
+    public init(promptTokens: Int, completionTokens: Int, cachedPromptTokens: Int = 0) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
+        self.cachedPromptTokens = cachedPromptTokens
     }
     public var totalTokens: Int { promptTokens + completionTokens }
 }

@@ -38,26 +38,12 @@ struct Scheduler {
         var plan = IterationPlan(iteration: iteration)
         let limit = spreadLimit(table)
         var budget = maxBatchedTokens
-        var free = table.blocks.freeBlocks
-        var freeWindowed = table.windowed?.manager.freeBlocks ?? 0
+        var ledger = BlockLedger(table)
         var preempted: Set<Int> = []
         var scheduled: Set<Int> = []
 
-        /// The blocks scheduling `count` more tokens of `state` takes from each pool (net of the windowed blocks it
-        /// releases first).
-        func blocksToGrow(_ state: RequestState, by count: Int) -> (full: Int, windowed: Int) {
-            let full = max(0, table.blocks.blocksNeeded(tokens: state.computed + count) - state.blockTable.count)
-            guard let windowed = table.windowed else { return (full, 0) }
-            let (released, needed) = windowed.demand(state.windowBlocks, start: state.computed, count: count)
-            return (full, needed - released)
-        }
-        func fits(_ needed: (full: Int, windowed: Int)) -> Bool { needed.full <= free && needed.windowed <= freeWindowed }
-        func take(_ needed: (full: Int, windowed: Int)) {
-            free -= needed.full
-            freeWindowed -= needed.windowed
-        }
-        func add(_ state: RequestState, _ count: Int) {
-            plan.chunks.append(PlannedChunk(arrival: state.arrival, start: state.computed, count: count))
+        func add(_ state: RequestState, start: Int, _ count: Int) {
+            plan.chunks.append(PlannedChunk(arrival: state.arrival, start: start, count: count))
             scheduled.insert(state.arrival)
             budget -= count
         }
@@ -72,30 +58,31 @@ struct Scheduler {
                 guard budget > 0, plan.chunks.count < limit else { return }
                 let count = min(state.uncomputed, budget)
                 guard count > 0 else { continue }
-                let needed = blocksToGrow(state, by: count)
-                while !fits(needed), let victim = table.running.last(where: {
+                let needed = ledger.demand(state, by: count)
+                while !ledger.fits(needed), let victim = table.running.last(where: {
                     $0 !== state && !$0.inFlight && !preempted.contains($0.arrival) && !scheduled.contains($0.arrival)
                 }) {
                     preempted.insert(victim.arrival)
                     plan.preempted.append(victim.arrival)
-                    free += victim.blockTable.count
-                    freeWindowed += victim.windowBlocks.blocks.count
+                    ledger.release(victim)
                 }
-                guard fits(needed) else { return }
-                take(needed)
-                add(state, count)
+                guard ledger.fits(needed) else { return }
+                ledger.take(needed)
+                add(state, start: state.computed, count)
             }
         }
-        // Waiting requests in arrival order; stop at the first that does not fit. Requests preempted just now wait
-        // for a later iteration.
+        // Waiting requests in arrival order, each after the longest prefix of it the cache holds; stop at the first
+        // that does not fit. Requests preempted just now wait for a later iteration.
         func admitWaiting() {
             for state in table.waiting {
                 guard budget > 0, plan.chunks.count < limit else { return }
-                let count = min(state.uncomputed, budget)
-                let needed = blocksToGrow(state, by: count)
-                guard fits(needed) else { return }
-                take(needed)
-                add(state, count)
+                let cached = table.cachedPrefix(of: state)
+                let start = cached.count * table.blocks.blockSize
+                let count = min(state.tokens.count - start, budget)
+                let needed = ledger.demand(state, by: count, reusing: cached)
+                guard ledger.fits(needed) else { return }
+                ledger.take(needed, reusing: cached)
+                add(state, start: start, count)
             }
         }
         // Admission goes first while fewer than 2 × stages micro-batches are in flight: otherwise, once `stages`
@@ -110,5 +97,55 @@ struct Scheduler {
             admitWaiting()
         }
         return plan
+    }
+}
+
+/// Rank 0's running account of the KV blocks one plan takes and releases, mirroring what `RequestTable.apply` will
+/// do: the free blocks of each pool (free and evictable cached ones alike) and the reference counts the plan changed
+/// (a preempted request's shared blocks stay taken; a reused cached block nobody held stops being free).
+private struct BlockLedger {
+    typealias Demand = (full: Int, windowed: Int)
+    let table: RequestTable
+    var free: Int
+    var freeWindowed: Int
+    var references: [Int32: Int] = [:]
+
+    init(_ table: RequestTable) {
+        self.table = table
+        free = table.blocks.freeBlocks
+        freeWindowed = table.windowed?.manager.freeBlocks ?? 0
+    }
+
+    private func referenceCount(_ block: Int32) -> Int { references[block] ?? table.blocks.referenceCount(block) }
+
+    /// The blocks scheduling `count` more tokens of `state` takes from each pool (net of the windowed blocks it
+    /// releases first); a waiting request starts with the cached blocks `reusing`, which take a free block each
+    /// when nothing references them.
+    func demand(_ state: RequestState, by count: Int, reusing cached: [Int32] = []) -> Demand {
+        let start = state.computed + cached.count * table.blocks.blockSize
+        let held = state.blockTable.count + cached.count
+        let revived = cached.reduce(0) { $0 + (referenceCount($1) == 0 ? 1 : 0) }
+        let full = max(0, table.blocks.blocksNeeded(tokens: start + count) - held) + revived
+        guard let windowed = table.windowed else { return (full, 0) }
+        let (released, needed) = windowed.demand(state.windowBlocks, start: start, count: count)
+        return (full, needed - released)
+    }
+
+    func fits(_ demand: Demand) -> Bool { demand.full <= free && demand.windowed <= freeWindowed }
+
+    mutating func take(_ demand: Demand, reusing cached: [Int32] = []) {
+        free -= demand.full
+        freeWindowed -= demand.windowed
+        for block in cached { references[block] = referenceCount(block) + 1 }
+    }
+
+    /// A preempted request gives back its windowed blocks and every full block only it holds.
+    mutating func release(_ victim: RequestState) {
+        for block in victim.blockTable {
+            let remaining = referenceCount(block) - 1
+            references[block] = remaining
+            if remaining == 0 { free += 1 }
+        }
+        freeWindowed += victim.windowBlocks.blocks.count
     }
 }

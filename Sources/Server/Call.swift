@@ -57,13 +57,20 @@ struct Call: Sendable {
         let ttft = firstTokens.compactMap { $0 }.min().map { String(format: ", TTFT %.0f ms", started.duration(to: $0) / .milliseconds(1)) } ?? ""
         let duration = String(format: "%.3f s", total)
         let how = (parsed.stream ? ", streamed" : "") + (note.map { ", \($0)" } ?? "")
-        logger.info("\(id): \(parsed.promptTokenIDs.count) prompt tokens, \(generated) generated (\(reasons))\(ttft), \(duration)\(how)")
+        let cached = cachedPromptTokens(results)
+        logger.info("\(id): \(parsed.promptTokenIDs.count) prompt tokens (\(cached) cached), \(generated) generated (\(reasons))\(ttft), \(duration)\(how)")
     }
 
     func usage(_ results: [GenerationResult]) -> [String: Any] {
         let completion = results.reduce(0) { $0 + $1.usage.completionTokens }
         let prompt = parsed.promptTokenIDs.count
-        return ["prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion]
+        return ["prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+                "prompt_tokens_details": ["cached_tokens": cachedPromptTokens(results)]]
+    }
+
+    /// Prompt tokens the prefix cache supplied (the most any choice reused: every choice has the same prompt).
+    func cachedPromptTokens(_ results: [GenerationResult]) -> Int {
+        results.map(\.usage.cachedPromptTokens).max() ?? 0
     }
 
     func responseBody(_ results: [GenerationResult]) -> [String: Any] {

@@ -36,12 +36,20 @@ final class ServerMetrics: Sendable {
     let timeToFirstToken: ValueHistogram
     let timePerOutputToken: ValueHistogram
     let endToEnd: ValueHistogram
+    let prefixCacheQueries: Counter
+    let prefixCacheHits: Counter
     /// Every (stage, host) pair a supervised pipeline has run on (stale series are set to 0, not left at 1).
     private let stageHosts = Locked<Set<String>>([])
+    /// The engine's prefix-cache totals the counters last caught up with (a replaced pipeline starts from 0).
+    private let prefixTotals = Locked<(queries: Int, hits: Int)>((0, 0))
 
     init() {
         promptTokens = registry.makeCounter(descriptor: Self.name("prompt_tokens", unit: "total", "Prompt tokens of finished requests"))
         generationTokens = registry.makeCounter(descriptor: Self.name("generation_tokens", unit: "total", "Generated tokens"))
+        prefixCacheQueries = registry.makeCounter(descriptor: Self.name(
+            "prefix_cache_queries", unit: "total", "Prompt tokens of admitted requests that looked for a cached prefix"))
+        prefixCacheHits = registry.makeCounter(descriptor: Self.name(
+            "prefix_cache_hits", unit: "total", "Prompt tokens whose keys and values came from the prefix cache"))
         let seconds = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
         timeToFirstToken = registry.makeValueHistogram(
             descriptor: Self.name("time_to_first_token", unit: "seconds", "Time from request to its first token"), buckets: seconds)
@@ -50,6 +58,19 @@ final class ServerMetrics: Sendable {
             buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1])
         endToEnd = registry.makeValueHistogram(
             descriptor: Self.name("e2e_request_latency", unit: "seconds", "Time from request to its last token"), buckets: seconds)
+    }
+
+    /// Adds what the engine's prefix-cache totals grew by since the last scrape to the counters.
+    private func catchUpPrefixCounters(_ statistics: EngineStatistics) {
+        let (queries, hits) = prefixTotals.withLock { last in
+            defer { last = (statistics.prefixCacheQueries, statistics.prefixCacheHits) }
+            // Totals below the last ones belong to a pipeline that replaced a failed one: it counted from 0.
+            let restarted = statistics.prefixCacheQueries < last.queries || statistics.prefixCacheHits < last.hits
+            return restarted ? (statistics.prefixCacheQueries, statistics.prefixCacheHits)
+                : (statistics.prefixCacheQueries - last.queries, statistics.prefixCacheHits - last.hits)
+        }
+        prefixCacheQueries.increment(by: Int64(queries))
+        prefixCacheHits.increment(by: Int64(hits))
     }
 
     /// The supervisor's gauges and counters: restarts, the pipeline's shape, the last recovery.
@@ -104,6 +125,8 @@ final class ServerMetrics: Sendable {
             gauge("kv_blocks_used", "KV cache blocks in use", Double(statistics.usedBlocks))
             let limits = engine.limits
             gauge("kv_blocks_total", "KV cache blocks", Double(limits.blockCount))
+            gauge("prefix_cache_blocks", "KV cache blocks holding a cached prefix (in use or evictable)", Double(statistics.cachedBlocks))
+            catchUpPrefixCounters(statistics)
             if limits.windowBlockCount > 0 {
                 gauge("kv_window_blocks_used", "Sliding-window layers' KV cache blocks in use", Double(statistics.usedWindowBlocks))
                 gauge("kv_window_blocks_total", "Sliding-window layers' KV cache blocks", Double(limits.windowBlockCount))

@@ -105,6 +105,9 @@ extension PipelineLoop {
         clients.statistics.usedBlocks = table.blocks.usedBlocks
         clients.statistics.usedWindowBlocks = table.windowed?.manager.usedBlocks ?? 0
         clients.statistics.forwardSeconds = statistics.forwardSeconds
+        clients.statistics.prefixCacheQueries = table.prefixQueries
+        clients.statistics.prefixCacheHits = table.prefixHits
+        clients.statistics.cachedBlocks = table.blocks.cachedBlocks
         let snapshot = clients.statistics
         inbox.post { $0.statistics = snapshot }
     }

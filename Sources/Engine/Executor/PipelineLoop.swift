@@ -67,7 +67,8 @@ final class PipelineLoop {
                              windowed: layout.window.map {
                                  WindowedBlocks(blockSize: options.blockSize, blockCount: layout.windowBlockCount, window: $0)
                              },
-                             contextLength: setup.options.contextLength(of: setup.model))
+                             contextLength: setup.options.contextLength(of: setup.model),
+                             prefixCaching: options.prefixCaching)
         scheduler = Scheduler(maxBatchedTokens: options.maxBatchedTokens, maxSequences: options.maxSequences,
                               stages: setup.size)
         statistics = StageStatistics(rank: setup.rank, layers: setup.layers)

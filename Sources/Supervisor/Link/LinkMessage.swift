@@ -90,7 +90,8 @@ struct RankCounters: Sendable, Equatable {
 
     func encode(into w: inout WireWriter) {
         let e = engine
-        for value in [e.steps, e.promptTokens, e.generatedTokens, e.preemptions, e.running, e.waiting, e.usedBlocks, e.usedWindowBlocks] {
+        for value in [e.steps, e.promptTokens, e.generatedTokens, e.preemptions, e.running, e.waiting, e.usedBlocks, e.usedWindowBlocks,
+                      e.prefixCacheQueries, e.prefixCacheHits, e.cachedBlocks] {
             w.write(value)
         }
         w.write(e.forwardSeconds)
@@ -110,7 +111,9 @@ struct RankCounters: Sendable, Equatable {
         var e = EngineStatistics()
         e.steps = try r.readInt(); e.promptTokens = try r.readInt(); e.generatedTokens = try r.readInt()
         e.preemptions = try r.readInt(); e.running = try r.readInt(); e.waiting = try r.readInt()
-        e.usedBlocks = try r.readInt(); e.usedWindowBlocks = try r.readInt(); e.forwardSeconds = try r.readDouble()
+        e.usedBlocks = try r.readInt(); e.usedWindowBlocks = try r.readInt()
+        e.prefixCacheQueries = try r.readInt(); e.prefixCacheHits = try r.readInt(); e.cachedBlocks = try r.readInt()
+        e.forwardSeconds = try r.readDouble()
         engine = e
         let rank = try r.readInt(), lower = try r.readInt(), upper = try r.readInt()
         guard lower <= upper else { throw WireError(message: "a stage's layers \(lower)..<\(upper)") }
@@ -146,6 +149,7 @@ extension RequestOutput {
         w.write(finishReason?.rawValue ?? "")
         w.write(usage.promptTokens)
         w.write(usage.completionTokens)
+        w.write(usage.cachedPromptTokens)
     }
 
     init(from r: inout WireReader) throws(WireError) {
@@ -157,7 +161,8 @@ extension RequestOutput {
         let reason = try r.readString()
         guard reason.isEmpty || FinishReason(rawValue: reason) != nil else { throw WireError(message: "finish reason \(reason)") }
         self.init(requestID: id, newTokenIDs: tokens, textDelta: text, logprobs: logprobs, logits: logits,
-                  finishReason: FinishReason(rawValue: reason), usage: Usage(promptTokens: try r.readInt(), completionTokens: try r.readInt()))
+                  finishReason: FinishReason(rawValue: reason), usage: Usage(promptTokens: try r.readInt(), completionTokens: try r.readInt(),
+                                                                               cachedPromptTokens: try r.readInt()))
     }
 }
 
