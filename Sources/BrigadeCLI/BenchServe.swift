@@ -11,7 +11,9 @@ struct BenchServe: AsyncParsableCommand {
         abstract: "Benchmark a running server as `vllm bench serve` does (same options, metrics and result keys).",
         discussion: """
             Sends --num-prompts streaming requests from vLLM's `random` dataset (prompts of exact token lengths, built \
-            with the tokenizer of --model) at --request-rate (Gamma-distributed gaps, --burstiness 1 = Poisson), at \
+            with the tokenizer of --model), its `prefix_repetition` dataset (shared prefixes), or `multi_turn` \
+            conversations (--num-prompts conversations of --multi-turn-turns turns, each turn's prompt the history so \
+            far, with the mean TTFT of every turn) at --request-rate (Gamma-distributed gaps, --burstiness 1 = Poisson), at \
             most --max-concurrency at once, and reports request / token throughput and TTFT, TPOT, ITL and E2EL \
             statistics with vLLM's definitions. Start the server first: `brigade serve`.
             """
@@ -49,8 +51,7 @@ struct BenchServe: AsyncParsableCommand {
         }
         let goodput = try Goodput(parsing: goodput)
         let tokenizer = try model.promptTokenizer()
-        let prompts = try workload.prompts(tokenizer: tokenizer)
-        let result = try await workload.run(prompts, options: options, progress: !disableTqdm)
+        let result = try await workload.run(tokenizer: tokenizer, options: options, progress: !disableTqdm)
         let report = BenchmarkReport(run: result, options: options, selected: metrics, percentiles: percentiles, goodput: goodput) {
             tokenizer.encode($0).count
         }
@@ -80,6 +81,12 @@ struct WorkloadOptions: ParsableArguments {
         case completions, chat
     }
 
+    enum DatasetChoice: String, ExpressibleByArgument, CaseIterable {
+        case random
+        case prefixRepetition = "prefix_repetition"
+        case multiTurn = "multi_turn"
+    }
+
     @Option(help: "The API to drive: completions (/v1/completions) or chat (/v1/chat/completions).") var endpoint = EndpointChoice.completions
     @Option(help: "Number of requests.") var numPrompts = 1000
     @Option(help: "Gamma shape of the gaps between requests: 1 is a Poisson process, larger is more even.") var burstiness = 1.0
@@ -87,12 +94,38 @@ struct WorkloadOptions: ParsableArguments {
     @Option(help: "Prompt tokens per request.") var randomInputLen = 1024
     @Option(help: "Tokens to generate per request.") var randomOutputLen = 128
     @Option(help: "Lengths are drawn uniformly from [len·(1−r), len·(1+r)].") var randomRangeRatio = 0.0
+    @Option(help: "The requests: random (vLLM's), prefix_repetition (vLLM's: shared prefixes) or multi_turn (conversations; the first message is --random-input-len tokens, each reply --random-output-len).")
+    var datasetName = DatasetChoice.random
+    @Option(help: "prefix_repetition: tokens of each shared prefix.") var prefixRepetitionPrefixLen = 256
+    @Option(help: "prefix_repetition: tokens of each request's own suffix.") var prefixRepetitionSuffixLen = 256
+    @Option(help: "prefix_repetition: number of distinct prefixes.") var prefixRepetitionNumPrefixes = 10
+    @Option(help: "prefix_repetition: tokens to generate per request.") var prefixRepetitionOutputLen = 128
+    @Option(help: "multi_turn: turns per conversation.") var multiTurnTurns = 10
+    @Option(help: "multi_turn: tokens of every user message after the first.") var multiTurnUserLen = 64
     @Flag(help: "Ask the server to ignore end-of-sequence tokens, so every request generates its full length.") var ignoreEos = false
     @Option(help: "Requests sent (and not measured) before the run.") var numWarmups = 0
 
     func validate() throws {
         guard numPrompts >= 1 else { throw ValidationError("--num-prompts must be at least 1") }
-        _ = try RandomDataset(inputLength: randomInputLen, outputLength: randomOutputLen, rangeRatio: randomRangeRatio)
+        switch datasetName {
+        case .random: _ = try RandomDataset(inputLength: randomInputLen, outputLength: randomOutputLen, rangeRatio: randomRangeRatio)
+        case .prefixRepetition: _ = try prefixRepetition
+        case .multiTurn: _ = try multiTurn
+        }
+    }
+
+    var prefixRepetition: PrefixRepetitionDataset {
+        get throws {
+            try PrefixRepetitionDataset(prefixLength: prefixRepetitionPrefixLen, suffixLength: prefixRepetitionSuffixLen,
+                                        prefixCount: prefixRepetitionNumPrefixes, outputLength: prefixRepetitionOutputLen)
+        }
+    }
+
+    var multiTurn: MultiTurnDataset {
+        get throws {
+            try MultiTurnDataset(conversations: numPrompts, turns: multiTurnTurns, openingLength: randomInputLen,
+                                 userLength: multiTurnUserLen, outputLength: randomOutputLen)
+        }
     }
 
     func benchmarkOptions(url: String, requestRate: String, maxConcurrency: Int?, modelName: String? = nil) throws -> ServeBenchmarkOptions {
@@ -112,10 +145,37 @@ struct WorkloadOptions: ParsableArguments {
         return options
     }
 
+    /// The requests of an open-loop dataset (random, prefix_repetition); multi_turn builds its prompts as it runs.
     func prompts(tokenizer: PromptTokenizer) throws -> [BenchmarkPrompt] {
-        let dataset = try RandomDataset(inputLength: randomInputLen, outputLength: randomOutputLen, rangeRatio: randomRangeRatio)
         var generator = ServingBenchmark.SeededGenerator(seed: seed)
-        return try dataset.prompts(count: numPrompts, tokenizer: tokenizer, generator: &generator)
+        switch datasetName {
+        case .random:
+            let dataset = try RandomDataset(inputLength: randomInputLen, outputLength: randomOutputLen, rangeRatio: randomRangeRatio)
+            return try dataset.prompts(count: numPrompts, tokenizer: tokenizer, generator: &generator)
+        case .prefixRepetition:
+            return try prefixRepetition.prompts(count: numPrompts, tokenizer: tokenizer, generator: &generator)
+        case .multiTurn:
+            throw ValidationError("--dataset-name multi_turn is not an open-loop workload here: use `brigade bench serve`")
+        }
+    }
+
+    /// Builds the dataset and runs it.
+    func run(tokenizer: PromptTokenizer, options: ServeBenchmarkOptions, progress: Bool) async throws -> ServeBenchmarkRun {
+        guard datasetName == .multiTurn else { return try await run(try prompts(tokenizer: tokenizer), options: options, progress: progress) }
+        var generator = ServingBenchmark.SeededGenerator(seed: seed)
+        let conversations = try multiTurn.messages(tokenizer: tokenizer, generator: &generator)
+        let benchmark = ServeBenchmark(options: options, connections: options.maxConcurrency ?? conversations.count)
+        let bar = ProgressBar(total: conversations.count * multiTurnTurns, enabled: progress && isatty(STDERR_FILENO) != 0)
+        defer { bar.finish() }
+        do {
+            let encode = tokenizer.encode
+            let result = try await benchmark.runConversations(conversations, countTokens: { encode($0).count }) { bar.update($0) }
+            try await benchmark.shutdown()
+            return result
+        } catch {
+            try? await benchmark.shutdown()
+            throw error
+        }
     }
 
     /// Runs the benchmark (a progress bar on a terminal's standard error).

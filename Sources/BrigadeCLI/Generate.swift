@@ -75,8 +75,8 @@ struct Generate: AsyncParsableCommand {
         }
         if stats {
             let s = session.engine.statistics
-            let summary = String(format: "micro-batches %d, prompt tokens %d, generated tokens %d, preemptions %d\n",
-                                 s.steps, s.promptTokens, s.generatedTokens, s.preemptions)
+            let summary = String(format: "micro-batches %d, prompt tokens %d (%d from the prefix cache), generated tokens %d, preemptions %d\n",
+                                 s.steps, s.promptTokens, s.prefixCacheHits, s.generatedTokens, s.preemptions)
             FileHandle.standardError.write(Data((summary + StageTable(session.engine.stageStatistics).text + memoryLine(session, modelFile: model.isSynthetic ? nil : model.resolvedPath)).utf8))
         }
     }

@@ -49,8 +49,21 @@ public struct BenchmarkReport {
             row("Median \(name) (ms):", summary.median)
             for (p, value) in summary.percentiles { row("P\(Self.word(p)) \(name) (ms):", value) }
         }
+        if !run.turns.isEmpty {
+            lines.append(Self.banner("Time to First Token by turn", "-"))
+            for (turn, ttft) in ttftByTurn { row("Mean TTFT turn \(turn) (ms):", ttft) }
+        }
         lines.append(String(repeating: "=", count: 50))
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A multi-turn run's mean time to first token of each turn, in milliseconds (successful requests only).
+    public var ttftByTurn: [(turn: Int, meanMilliseconds: Double)] {
+        let turns = Dictionary(grouping: zip(run.turns, run.outcomes).filter { $0.1.success }, by: \.0)
+        return turns.keys.sorted().map { turn in
+            let ttfts = turns[turn]!.map(\.1.ttft)
+            return (turn, ttfts.reduce(0, +) / Double(ttfts.count) * 1000)
+        }
     }
 
     /// The `--save-result` JSON object, with vLLM's keys (plus the run's settings, as vLLM adds them).
@@ -72,6 +85,10 @@ public struct BenchmarkReport {
             "max_output_tokens_per_s": metrics.maxOutputTokensPerSecond,
             "max_concurrent_requests": metrics.maxConcurrentRequests,
         ]
+        if !run.turns.isEmpty {
+            result["turns"] = run.turns
+            result["mean_ttft_ms_by_turn"] = ttftByTurn.map(\.meanMilliseconds)
+        }
         for metric in selected {
             let summary = metrics.summary(of: metric, percentiles: percentiles)
             result["mean_\(metric.rawValue)_ms"] = summary.mean

@@ -40,11 +40,14 @@ public struct ServeBenchmarkRun: Sendable {
     public var outcomes: [RequestOutcome]
     public var duration: Double
     public var modelName: String
+    /// The conversation turn (from 1) of each outcome, for a multi-turn run; empty otherwise.
+    public var turns: [Int] = []
 
-    public init(outcomes: [RequestOutcome], duration: Double, modelName: String) {
+    public init(outcomes: [RequestOutcome], duration: Double, modelName: String, turns: [Int] = []) {
         self.outcomes = outcomes
         self.duration = duration
         self.modelName = modelName
+        self.turns = turns
     }
 }
 
@@ -52,7 +55,7 @@ public struct ServeBenchmarkRun: Sendable {
 /// `maxConcurrency` at once, timing each stream with `StreamTimer`.
 public struct ServeBenchmark: Sendable {
     public let options: ServeBenchmarkOptions
-    private let client: HTTPClient
+    let client: HTTPClient
 
     public init(options: ServeBenchmarkOptions, connections: Int) {
         self.options = options
@@ -145,11 +148,14 @@ public struct ServeBenchmark: Sendable {
         var body: [String: Any] = ["model": model, "temperature": 0.0, "stream": true, "stream_options": ["include_usage": true]]
         switch options.endpoint {
         case .completions:
-            body["prompt"] = prompt.text
+            body["prompt"] = prompt.history.joined() + prompt.text
             body["repetition_penalty"] = 1.0
             body["max_tokens"] = prompt.outputLength
         case .chatCompletions:
-            body["messages"] = [["role": "user", "content": [["type": "text", "text": prompt.text]]]]
+            let turns = prompt.history + [prompt.text]
+            body["messages"] = turns.enumerated().map { index, text in
+                ["role": index % 2 == 0 ? "user" : "assistant", "content": [["type": "text", "text": text]]]
+            }
             body["max_completion_tokens"] = prompt.outputLength
         }
         if options.ignoreEOS { body["ignore_eos"] = true }

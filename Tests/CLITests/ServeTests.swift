@@ -38,6 +38,39 @@ import Testing
         #expect(server.stop() == 0)
     }
 
+    @Test func benchServeRunsPrefixRepetitionAndMultiTurnWorkloadsThatHitThePrefixCache() throws {
+        let model = ["--model", "synthetic:layers=4,stage-ms=1"]
+        let server = try ServerProcess(model)
+        defer { server.kill() }
+        try #require(server.waitUntilHealthy(), "the server did not come up:\n\(server.log)")
+        let hitsBefore = Self.counter("brigade_prefix_cache_hits_total", at: server.base)
+        let repetition = try CLITests.run(["bench", "serve", "--url", server.base, "--dataset-name", "prefix_repetition",
+                                           "--num-prompts", "12", "--prefix-repetition-prefix-len", "64",
+                                           "--prefix-repetition-suffix-len", "8", "--prefix-repetition-num-prefixes", "2",
+                                           "--prefix-repetition-output-len", "4", "--ignore-eos", "--max-concurrency", "2"] + model)
+        #expect(repetition.status == 0 && repetition.stdout.contains("Successful requests:                     12"),
+                "\(repetition.stdout)\n\(repetition.stderr)")
+        #expect(repetition.stdout.contains("Total input tokens:                      864"), "12 × (64 + 8)")
+        let hitsAfter = Self.counter("brigade_prefix_cache_hits_total", at: server.base)
+        #expect(hitsAfter - hitsBefore >= 10 * 64, "all but the first request of each prefix reuse it (\(hitsAfter - hitsBefore))")
+
+        let file = NSTemporaryDirectory() + "brigade-multiturn-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let chat = try CLITests.run(["bench", "serve", "--url", server.base, "--dataset-name", "multi_turn", "--endpoint", "chat",
+                                     "--num-prompts", "3", "--multi-turn-turns", "4", "--random-input-len", "40",
+                                     "--multi-turn-user-len", "10", "--random-output-len", "5", "--ignore-eos",
+                                     "--save-result", "--result-filename", file] + model)
+        #expect(chat.status == 0 && chat.stdout.contains("Successful requests:                     12"), "\(chat.stdout)\n\(chat.stderr)")
+        #expect(chat.stdout.contains("Mean TTFT turn 4 (ms):"))
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any])
+        #expect(result["turns"] as? [Int] == [1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4])
+        #expect((result["mean_ttft_ms_by_turn"] as? [Double])?.count == 4)
+        let inputs = result["input_lens"] as? [Int] ?? []
+        #expect(inputs.count == 12 && inputs[1] > inputs[0] && inputs[3] > inputs[2], "each turn carries the history: \(inputs)")
+        #expect(Self.counter("brigade_prefix_cache_hits_total", at: server.base) - hitsAfter > 0, "later turns reuse earlier ones")
+        #expect(server.stop() == 0)
+    }
+
     /// Runs `brigade bench serve` against `server`; checks its table and saved JSON, and that the server counted
     /// exactly the prompt tokens the benchmark says it sent (plus its first test request's).
     static func benchmarkSendsExactLengths(to server: ServerProcess, model: [String], inputLength: Int, outputLength: Int,

@@ -51,6 +51,27 @@ import Transport
         }
     }
 
+    @Test func aRepeatedPromptReportsItsCachedTokensInUsageAndMetrics() async throws {
+        let server = try Self.server(stages: 2)
+        try await Application(router: server.router()).test(.router) { client in
+            let prompt = String(repeating: "the same long system prompt, ", count: 4)  // 116 byte tokens: 7 blocks
+            let body = #"{"prompt": "\#(prompt)", "max_tokens": 3, "temperature": 0}"#
+            let (_, first, _) = try await Self.post(client, "/v1/completions", body)
+            let (_, second, _) = try await Self.post(client, "/v1/completions", body)
+            func cached(_ response: [String: Any]) -> Int? {
+                ((response["usage"] as? [String: Any])?["prompt_tokens_details"] as? [String: Any])?["cached_tokens"] as? Int
+            }
+            #expect(cached(first) == 0)
+            #expect(cached(second) == 112, "\(second)")
+            #expect((first["choices"] as? [[String: Any]])?.first?["text"] as? String
+                    == (second["choices"] as? [[String: Any]])?.first?["text"] as? String)
+            let metrics = try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+            #expect(metrics.contains("brigade_prefix_cache_hits_total 112"), "\(metrics)")
+            #expect(metrics.contains("brigade_prefix_cache_queries_total 232"))
+            #expect(metrics.contains("brigade_prefix_cache_blocks 7"))
+        }
+    }
+
     @Test func streamingSendsChunksUsageAndDone() async throws {
         let server = try Self.server()
         try await Application(router: server.router()).test(.router) { client in
