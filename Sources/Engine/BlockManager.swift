@@ -109,6 +109,20 @@ public struct BlockManager: Sendable {
         return blocks
     }
 
+    /// The cached blocks holding blocks `range` of `tokens` (all of them, or nil); `hashes` covers at least
+    /// `range.upperBound` blocks. For a pool that keeps only a window of each sequence.
+    public func cachedBlocks(of tokens: [Int32], hashes: ArraySlice<BlockHash>, range: Range<Int>) -> [Int32]? {
+        var blocks: [Int32] = []
+        for i in range {
+            let parent = i == 0 ? BlockHash.root : hashes[i - 1]
+            guard let block = cache.lookup(hashes[i], parent: parent, tokens: tokens[i * blockSize..<(i + 1) * blockSize]) else {
+                return nil
+            }
+            blocks.append(block)
+        }
+        return blocks
+    }
+
     /// Appends cached `blocks` (a `cachedPrefix` answer) to the empty `table`, taking a reference to each.
     public mutating func acquire(_ blocks: [Int32], into table: inout [Int32]) {
         precondition(table.isEmpty, "a cached prefix starts a block table")

@@ -20,6 +20,9 @@ final class RequestState {
     var blockHashes: [BlockHash] = []
     /// Leading blocks of `blockTable` that are in the prefix cache (or tried to be: see `BlockManager.register`).
     var registeredBlocks = 0
+    /// Blocks of the sequence (from 0) below which every block `windowBlocks` holds or held is in the sliding-window
+    /// pool's prefix cache.
+    var registeredWindowBlocks = 0
     /// Tokens the last admission took from the prefix cache instead of computing them.
     var cachedTokens = 0
     /// Blocks of the sliding-window layers' pool (`WindowedBlocks`), for models that have one.

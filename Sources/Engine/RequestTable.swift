@@ -31,21 +31,30 @@ final class RequestTable {
         self.blocks = blocks
         self.windowed = windowed
         self.contextLength = contextLength
-        // A hit would need the sliding-window pool's blocks before the prefix's end too, and that pool keeps none.
-        self.prefixCaching = prefixCaching && windowed == nil
+        self.prefixCaching = prefixCaching
     }
 
     /// The cached blocks a waiting `state` can start from (rank 0's decision): its longest cached prefix of whole
     /// blocks, short of its last token (which must run to give logits). Empty when prefix caching is off.
-    func cachedPrefix(of state: RequestState) -> [Int32] {
-        prefixCaching ? cachedBlocks(of: state, limit: .max) : []
+    func cachedPrefix(of state: RequestState) -> CachedPrefix {
+        prefixCaching ? cachedBlocks(of: state, limit: .max) : CachedPrefix()
     }
 
-    /// The longest cached prefix of `state`'s tokens, at most `limit` blocks and short of its last token.
-    private func cachedBlocks(of state: RequestState, limit: Int) -> [Int32] {
+    /// The longest cached prefix of `state`'s tokens, at most `limit` blocks and short of its last token: full-pool
+    /// blocks for every block of it and, with a sliding-window pool, that pool's blocks for the window before its end
+    /// (a shorter prefix when they are gone, since that pool evicts what the window left behind).
+    private func cachedBlocks(of state: RequestState, limit: Int) -> CachedPrefix {
         let most = min(limit, (state.tokens.count - 1) / blocks.blockSize)
-        guard most > 0 else { return [] }
-        return blocks.cachedPrefix(of: state.tokens, hashes: state.blockHashes(most, blockSize: blocks.blockSize), limit: most)
+        guard most > 0 else { return CachedPrefix() }
+        let hashes = state.blockHashes(most, blockSize: blocks.blockSize)
+        let full = blocks.cachedPrefix(of: state.tokens, hashes: hashes, limit: most)
+        guard let windowed else { return CachedPrefix(full: full) }
+        for count in stride(from: full.count, to: 0, by: -1) {
+            if let window = windowed.cachedWindow(of: state.tokens, hashes: hashes, startingAt: count) {
+                return CachedPrefix(full: Array(full.prefix(count)), window: window)
+            }
+        }
+        return CachedPrefix()
     }
 
     var isEmpty: Bool { requests.isEmpty }
@@ -76,6 +85,7 @@ final class RequestTable {
         blocks.release(&state.blockTable)
         windowed?.release(&state.windowBlocks)
         state.registeredBlocks = 0
+        state.registeredWindowBlocks = 0
     }
 
     /// What the stage runs for `planned`: its positions, the full block table and (with a sliding-window pool) the
@@ -160,13 +170,15 @@ final class RequestTable {
             throw mismatch("request #\(chunk.arrival) is admitted at token \(chunk.start) of \(state.tokens.count): a "
                            + "cached prefix is whole blocks of \(blocks.blockSize) tokens short of the last token")
         }
-        let cached = windowed == nil ? cachedBlocks(of: state, limit: reused) : []
-        guard cached.count == reused else {
+        let cached = cachedBlocks(of: state, limit: reused)
+        guard cached.full.count == reused else {
             throw mismatch("request #\(chunk.arrival) reuses \(reused) cached KV blocks (\(chunk.start) tokens) but only "
-                           + "\(cached.count) of them are cached on this rank: the prefix caches diverged")
+                           + "\(cached.full.count) of them are cached on this rank: the prefix caches diverged")
         }
-        blocks.acquire(cached, into: &state.blockTable)
+        blocks.acquire(cached.full, into: &state.blockTable)
+        windowed?.acquire(cached.window, startingAt: reused, into: &state.windowBlocks)
         state.registeredBlocks = reused
+        state.registeredWindowBlocks = reused
         state.computed = chunk.start
     }
 
@@ -175,11 +187,16 @@ final class RequestTable {
         let full = state.computed / blocks.blockSize
         guard full > state.registeredBlocks else { return }
         let hashes = state.blockHashes(full, blockSize: blocks.blockSize)
+        func tokens(_ i: Int) -> ArraySlice<Int32> { state.tokens[i * blocks.blockSize..<(i + 1) * blocks.blockSize] }
         for i in state.registeredBlocks..<full {
-            let tokens = state.tokens[i * blocks.blockSize..<(i + 1) * blocks.blockSize]
-            blocks.register(state.blockTable[i], hash: hashes[i], parent: i == 0 ? .root : hashes[i - 1], tokens: tokens)
+            blocks.register(state.blockTable[i], hash: hashes[i], parent: i == 0 ? .root : hashes[i - 1], tokens: tokens(i))
         }
         state.registeredBlocks = full
+        guard windowed != nil else { return }
+        for i in max(state.registeredWindowBlocks, state.windowBlocks.firstBlock)..<full {
+            windowed!.register(state.windowBlocks, index: i, hash: hashes[i], parent: i == 0 ? .root : hashes[i - 1], tokens: tokens(i))
+        }
+        state.registeredWindowBlocks = full
     }
 
     /// A hash of everything that must be identical on every rank at an iteration boundary.
@@ -187,6 +204,7 @@ final class RequestTable {
         var h = StableHasher()
         h.combine(nextArrival)
         h.combine(Int(bitPattern: UInt(blocks.digest)))
+        if let windowed { h.combine(Int(bitPattern: UInt(windowed.manager.digest))) }
         for list in [running, waiting] {
             h.combine(list.count)
             for state in list {
@@ -200,6 +218,7 @@ final class RequestTable {
                 h.combine(state.registeredBlocks)
                 for block in state.blockTable { h.combine(Int(block)) }
                 if windowed != nil {  // models without a sliding-window pool hash as before
+                    h.combine(state.registeredWindowBlocks)
                     h.combine(state.windowBlocks.firstBlock)
                     h.combine(state.windowBlocks.blocks.count)
                     for block in state.windowBlocks.blocks { h.combine(Int(block)) }
@@ -209,6 +228,13 @@ final class RequestTable {
         }
         return h.value
     }
+}
+
+/// Cached blocks a waiting request starts from: one per block of the prefix in the full pool and, for a model with
+/// sliding-window layers, the window pool's blocks for the window before the prefix's end.
+struct CachedPrefix: Equatable {
+    var full: [Int32] = []
+    var window: [Int32] = []
 }
 
 /// A replica that cannot follow rank 0's plan: the pipeline stops rather than diverge.

@@ -64,7 +64,7 @@ struct Scheduler {
                 }) {
                     preempted.insert(victim.arrival)
                     plan.preempted.append(victim.arrival)
-                    ledger.release(victim)
+                    ledger.preempt(victim)
                 }
                 guard ledger.fits(needed) else { return }
                 ledger.take(needed)
@@ -77,11 +77,11 @@ struct Scheduler {
             for state in table.waiting {
                 guard budget > 0, plan.chunks.count < limit else { return }
                 let cached = table.cachedPrefix(of: state)
-                let start = cached.count * table.blocks.blockSize
+                let start = cached.full.count * table.blocks.blockSize
                 let count = min(state.tokens.count - start, budget)
                 let needed = ledger.demand(state, by: count, reusing: cached)
                 guard ledger.fits(needed) else { return }
-                ledger.take(needed, reusing: cached)
+                ledger.take(needed)
                 add(state, start: start, count)
             }
         }
@@ -97,55 +97,5 @@ struct Scheduler {
             admitWaiting()
         }
         return plan
-    }
-}
-
-/// Rank 0's running account of the KV blocks one plan takes and releases, mirroring what `RequestTable.apply` will
-/// do: the free blocks of each pool (free and evictable cached ones alike) and the reference counts the plan changed
-/// (a preempted request's shared blocks stay taken; a reused cached block nobody held stops being free).
-private struct BlockLedger {
-    typealias Demand = (full: Int, windowed: Int)
-    let table: RequestTable
-    var free: Int
-    var freeWindowed: Int
-    var references: [Int32: Int] = [:]
-
-    init(_ table: RequestTable) {
-        self.table = table
-        free = table.blocks.freeBlocks
-        freeWindowed = table.windowed?.manager.freeBlocks ?? 0
-    }
-
-    private func referenceCount(_ block: Int32) -> Int { references[block] ?? table.blocks.referenceCount(block) }
-
-    /// The blocks scheduling `count` more tokens of `state` takes from each pool (net of the windowed blocks it
-    /// releases first); a waiting request starts with the cached blocks `reusing`, which take a free block each
-    /// when nothing references them.
-    func demand(_ state: RequestState, by count: Int, reusing cached: [Int32] = []) -> Demand {
-        let start = state.computed + cached.count * table.blocks.blockSize
-        let held = state.blockTable.count + cached.count
-        let revived = cached.reduce(0) { $0 + (referenceCount($1) == 0 ? 1 : 0) }
-        let full = max(0, table.blocks.blocksNeeded(tokens: start + count) - held) + revived
-        guard let windowed = table.windowed else { return (full, 0) }
-        let (released, needed) = windowed.demand(state.windowBlocks, start: start, count: count)
-        return (full, needed - released)
-    }
-
-    func fits(_ demand: Demand) -> Bool { demand.full <= free && demand.windowed <= freeWindowed }
-
-    mutating func take(_ demand: Demand, reusing cached: [Int32] = []) {
-        free -= demand.full
-        freeWindowed -= demand.windowed
-        for block in cached { references[block] = referenceCount(block) + 1 }
-    }
-
-    /// A preempted request gives back its windowed blocks and every full block only it holds.
-    mutating func release(_ victim: RequestState) {
-        for block in victim.blockTable {
-            let remaining = referenceCount(block) - 1
-            references[block] = remaining
-            if remaining == 0 { free += 1 }
-        }
-        freeWindowed += victim.windowBlocks.blocks.count
     }
 }

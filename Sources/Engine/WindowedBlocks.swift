@@ -66,6 +66,25 @@ struct WindowedBlocks: Sendable {
         return manager.grow(&table.blocks, toBlocks: manager.blocksNeeded(tokens: start + count) - table.firstBlock)
     }
 
+    // MARK: Prefix caching
+
+    /// The cached blocks a sequence that starts at block `start` (after a cached prefix of `start` blocks) needs:
+    /// those covering the window before it. Nil when one of them is not cached.
+    func cachedWindow(of tokens: [Int32], hashes: ArraySlice<BlockHash>, startingAt start: Int) -> [Int32]? {
+        manager.cachedBlocks(of: tokens, hashes: hashes, range: min(start, firstVisibleBlock(start * blockSize))..<start)
+    }
+
+    /// Starts the empty `table` of a sequence that resumes at block `start` with the `cachedWindow` answer `blocks`.
+    mutating func acquire(_ blocks: [Int32], startingAt start: Int, into table: inout WindowedBlockTable) {
+        manager.acquire(blocks, into: &table.blocks)
+        table.firstBlock = start - blocks.count
+    }
+
+    /// Gives the full block `index` of the sequence `table` belongs to the identity `hash` (see `BlockManager.register`).
+    mutating func register(_ table: WindowedBlockTable, index: Int, hash: BlockHash, parent: BlockHash, tokens: ArraySlice<Int32>) {
+        manager.register(table.blocks[index - table.firstBlock], hash: hash, parent: parent, tokens: tokens)
+    }
+
     /// Returns every block of `table` to the pool and empties it (the sequence starts again from position 0).
     mutating func release(_ table: inout WindowedBlockTable) {
         manager.release(&table.blocks)

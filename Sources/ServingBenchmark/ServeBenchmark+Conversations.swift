@@ -8,9 +8,10 @@ extension ServeBenchmark {
     public func runConversations(_ conversations: [[BenchmarkPrompt]], countTokens: @escaping @Sendable (String) -> Int,
                                  progress: @escaping @Sendable (Int) -> Void = { _ in }) async throws -> ServeBenchmarkRun {
         try options.validate()
-        guard let first = conversations.first?.first else { throw BenchmarkError("there are no conversations to run") }
+        guard conversations.first?.first != nil else { throw BenchmarkError("there are no conversations to run") }
         let model = try await modelName()
-        let probe = try await send(first, model: model, clock: .now)
+        // A probe of its own, not a conversation's first turn: it would leave that turn's prompt in a prefix cache.
+        let probe = try await send(BenchmarkPrompt(text: "Hello", promptLength: 1, outputLength: 1), model: model, clock: .now)
         guard probe.success else {
             throw BenchmarkError("the first test request to \(options.baseURL)\(options.endpoint.rawValue) failed: \(probe.error)")
         }

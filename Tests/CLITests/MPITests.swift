@@ -37,6 +37,34 @@ import Testing
         #expect(mpi.stdout.split(separator: "\n").count == 18)
     }
 
+    /// 24 chats sharing a long system message, admitted a few per iteration by the token budget: all but the first
+    /// reuse its KV blocks, on every rank, and not one token changes. Rank 0 alone decides: ranks started with
+    /// --no-prefix-caching still follow its hits.
+    @Test func thePrefixCacheIsTheSameOnEveryRankAndChangesNoToken() throws {
+        let preamble = String(repeating: "You are a careful assistant who answers in one short sentence. ", count: 8)
+        let file = try CLITests.temporaryFile((0..<24).map { i in
+            #"{"messages": [{"role": "system", "content": "\#(preamble)"}, {"role": "user", "content": "Question \#(i)?"}], "max_tokens": \#(3 + i % 4)}"#
+        }.joined(separator: "\n"))
+        let arguments = ["generate", "--requests", file, "--json", "--temperature", "0", "--pp", "3", "--max-num-batched-tokens", "128",
+                         "--stats"]
+        func cachedTokens(_ run: CLITests.Run) -> Int {
+            guard let match = run.stderr.firstMatch(of: /\((\d+) from the prefix cache\)/) else { return -1 }
+            return Int(match.1) ?? -1
+        }
+        let reference = try CLITests.run(arguments + ["--transport", "inprocess", "--no-prefix-caching"])
+        #expect(reference.status == 0 && cachedTokens(reference) == 0, "\(reference.stderr)")
+        let mpi = try Self.mpirun(3, arguments + ["--transport", "mpi"])
+        #expect(mpi.status == 0, "\(mpi.stderr)")
+        #expect(mpi.stdout == reference.stdout)
+        #expect(cachedTokens(mpi) >= 23 * 96, "every later chat reuses the system message: \(mpi.stderr)")
+        let mixed = try CLITests.run(["-n", "1", CLITests.binary] + arguments + ["--transport", "mpi", ":", "-n", "2", CLITests.binary]
+                                     + arguments + ["--transport", "mpi", "--no-prefix-caching"],
+                                     environment: Self.environment, executable: "mpirun")
+        #expect(mixed.status == 0, "\(mixed.stderr)")
+        #expect(mixed.stdout == reference.stdout)
+        #expect(cachedTokens(mixed) == cachedTokens(mpi))
+    }
+
     /// The path two hosts would take: Open MPI's TCP transport instead of shared memory (loopback here).
     @Test func theTCPTransportGivesTheSameAnswer() throws {
         let file = try CLITests.temporaryFile(Self.requests)

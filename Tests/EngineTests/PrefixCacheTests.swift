@@ -256,6 +256,61 @@ import Testing
         }
     }
 
+    /// Gemma 3's sliding-window layers keep a second pool that drops what the window leaves behind: a hit needs that
+    /// pool's blocks for the window before the prefix's end too, and must still give exactly the uncached results.
+    @Test func slidingWindowModelsReuseBothPoolsAndMatchTheUncachedRun() async throws {
+        let model = try SlidingWindowEngineTests.tinyGemma("gemma3_f32")
+        let vocab = model.vocabSize
+        // Prefixes of 9 to 40 tokens (the window is 8, blocks are 4), each shared by 3 requests, plus repeats.
+        let requests = (0..<18).map { i in
+            let family = i % 6
+            let prefix = (0..<(9 + family * 6)).map { Int32(3 + ($0 * 17 + family * 31) % (vocab - 3)) }
+            let tail = (0..<(i % 3 == 2 ? 0 : 1 + i % 5)).map { Int32(3 + ($0 * 7 + i) % (vocab - 3)) }
+            return GenerationRequest(id: "w\(i)", promptTokenIDs: prefix + tail,
+                                     sampling: SamplingParameters(temperature: 0, logprobs: 2), maxTokens: 6 + i % 5,
+                                     ignoreEOS: true, returnLogits: i % 4 == 0)
+        }
+        func waves(_ stages: Int, cache: Bool, recorder: Recorder?, batchedTokens: Int) async throws -> ([String: GenerationResult], InferenceEngine) {
+            var options = EngineOptions()
+            options.pipelineStages = stages
+            options.blockSize = 4
+            options.maxBatchedTokens = batchedTokens
+            options.prefixCaching = cache
+            options.observer = recorder
+            let engine = try InferenceEngine.inProcess(model: model, options: options)
+            var results: [String: GenerationResult] = [:]
+            for wave in stride(from: 0, to: requests.count, by: 6) {
+                results.merge(try await runAll(engine, Array(requests[wave..<wave + 6]))) { $1 }
+            }
+            engine.shutdown()
+            return (results, engine)
+        }
+        let (reference, _) = try await waves(1, cache: false, recorder: nil, batchedTokens: 48)
+        for (stages, batchedTokens) in [(1, 48), (2, 9), (3, 16)] {
+            let recorder = Recorder()
+            let (results, engine) = try await waves(stages, cache: true, recorder: recorder, batchedTokens: batchedTokens)
+            PipelineDeterminismTests.expectIdentical(results, reference, "pp \(stages), \(batchedTokens)-token batches")
+            #expect(engine.statistics.prefixCacheHits >= 12 * 8, "pp \(stages): \(engine.statistics.prefixCacheHits) tokens hit")
+            PipelineLockstepTests.checkLockstep(recorder, stages: stages, blockCount: engine.blockCount,
+                                                windowBlockCount: engine.windowBlockCount)
+        }
+    }
+
+    @Test func realGemma3ServedFromTheCacheIsBitIdenticalToComputedFromScratch() async throws {
+        let model = try TestModels.model(try TestModels.requireRealModel(TestModels.gemma3), eosTokenIDs: [1, 106])
+        // A 600-token preamble: longer than the 512-token window, so a hit needs the window pool's blocks too.
+        let preamble = (0..<600).map { Int32(300 + ($0 * 37) % 20_000) }
+        let requests = (0..<4).map { i in
+            GenerationRequest(id: "g\(i)", promptTokenIDs: preamble + (0..<(5 + 9 * i)).map { Int32(1_000 + $0 * 13 + i) },
+                              sampling: SamplingParameters(temperature: 0, logprobs: 2), maxTokens: 6, ignoreEOS: true,
+                              returnLogits: i == 3)
+        }
+        let reference = try await Self.run(model, stages: 1, prefixCaching: false, requests)
+        let cached = try await Self.run(model, stages: 2, prefixCaching: true, requests)
+        PipelineDeterminismTests.expectIdentical(cached.results, reference.results, "Gemma 3, pp 2")
+        #expect(cached.statistics.prefixCacheHits >= 3 * 592, "\(cached.statistics.prefixCacheHits)")
+    }
+
     @Test func aMultiTurnChatReusesEveryEarlierTurn() async throws {
         let model = try TestModels.model(try TestModels.requireSmolLM2())
         var options = EngineOptions()
