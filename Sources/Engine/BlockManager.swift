@@ -35,12 +35,9 @@ public struct BlockManager: Sendable {
     public var cachedBlocks: Int { cache.count }
     /// Cached blocks no sequence references (evicted, oldest first, when free blocks run out).
     public var evictableBlocks: Int { cache.evictableCount }
-    /// A hash over every operation that changed the blocks' states, in order.
-    public var digest: UInt64 {
-        var h = cache.digest
-        h.combine(free.count - freeHead)
-        return h.value
-    }
+    /// A hash over every prefix-cache operation (identity given, parked, revived, evicted), in order. Replicas of
+    /// different sizes agree on it until one of them has to evict what another keeps.
+    public var digest: UInt64 { cache.digest.value }
 
     /// How many block tables hold `block`.
     public func referenceCount(_ block: Int32) -> Int { Int(references[Int(block)]) }

@@ -125,7 +125,7 @@ public struct ServeBenchmark: Sendable {
         let start = origin.duration(to: .now) / .seconds(1)
         var timer = StreamTimer(endpoint: options.endpoint, start: start, promptLength: prompt.promptLength)
         do {
-            let response = try await client.execute(request, timeout: .hours(6))
+            let response = try await execute(request)
             guard response.status == .ok else {
                 let body = try? await response.body.collect(upTo: 1 << 20)
                 var outcome = RequestOutcome(promptLength: prompt.promptLength, startTime: start)
@@ -140,6 +140,18 @@ public struct ServeBenchmark: Sendable {
             var outcome = RequestOutcome(promptLength: prompt.promptLength, startTime: start)
             outcome.error = "\(error)"
             return outcome
+        }
+    }
+
+    /// Sends `request`, once more if the connection it went out on turns out closed before any answer (a server that
+    /// closed an idle keep-alive connection as the client reused it: llama-server does): that request never arrived.
+    private func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        do {
+            return try await client.execute(request, timeout: .hours(6))
+        } catch let error as HTTPClientError where error == .remoteConnectionClosed {
+            return try await client.execute(request, timeout: .hours(6))
+        } catch let error as ChannelError where error == .ioOnClosedChannel {
+            return try await client.execute(request, timeout: .hours(6))
         }
     }
 

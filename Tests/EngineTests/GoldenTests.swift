@@ -77,7 +77,8 @@ import Testing
             #expect(worst < 2e-3, "\(test.folder)/\(name): worst top-5 log-prob error \(worst)")
             let endsWithEOS = golden.generated_ids.last.map(test.eosTokenIDs.contains) ?? false
             #expect(result.finishReason == (endsWithEOS ? .stop : .length))
-            #expect(result.usage == Usage(promptTokens: golden.prompt_ids.count, completionTokens: golden.generated_ids.count))
+            // (Batched requests that share the chat template's opening may reuse each other's first blocks.)
+            #expect(result.usage?.promptTokens == golden.prompt_ids.count && result.usage?.completionTokens == golden.generated_ids.count)
         }
     }
 }

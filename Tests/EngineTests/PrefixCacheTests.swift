@@ -205,6 +205,23 @@ import Testing
         PipelineLockstepTests.checkLockstep(recorder, stages: 3, blockCount: engine.blockCount)
     }
 
+    @Test func aRankWhoseCacheLostABlockRankZeroReusesStopsThePipelineLoudly() async throws {
+        // Rank 1 has 20 blocks, rank 0 has 64: rank 1 must evict the first request's cached blocks to run the third,
+        // rank 0 need not, and then reuses them for the fourth.
+        let engine = try PipelineLockstepTests.engine(stages: 2, recorder: Recorder()) { $0.kvBlocksByRank = [64, 20] }
+        func prompt(_ seed: Int) -> [Int32] { (0..<150).map { Int32(1 + ($0 * 7 + seed * 101) % 500) } }
+        // Rank 1's cache evicts what rank 0's keeps while the third request runs: the request-table hash (which covers
+        // every cache operation) or, failing that, the fourth request's hit stops the pipeline, naming rank 1.
+        await #expect {
+            for (i, seed) in [1, 2, 3, 1].enumerated() {
+                _ = try await engine.generate(GenerationRequest(id: "r\(i)", promptTokenIDs: prompt(seed), maxTokens: 4))
+            }
+        } throws: { error in
+            "\(error)".contains("diverged") && "\(error)".contains("rank 1")
+        }
+        engine.shutdown()
+    }
+
     // MARK: Identical output
 
     /// Requests that share a 70-token system preamble (4 full blocks) and a few-shot block, with greedy or seeded

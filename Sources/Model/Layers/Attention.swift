@@ -99,6 +99,17 @@ struct AttentionBlock: Sendable {
     /// computed in the same order whatever its batch-mates: scores with `VectorOps.dot`, `VectorOps.softmax`, then
     /// values accumulated position by position.
     func attend(_ q: [Float], _ context: LayerContext, into out: inout [Float]) {
+        let plan = context.plan, kvHeads = context.config.kvHeadCount
+        // Few tokens (decode): one item per query head, so the threads get even shares.
+        if plan.tokenCount * kvHeads < 4 * KernelThreads.count && context.config.headCount > kvHeads {
+            attendByHead(q, context, into: &out)
+        } else {
+            attendTiled(q, context, into: &out)
+        }
+    }
+
+    /// One work item per token and query head (decode: too few tokens to give every thread a share otherwise).
+    private func attendByHead(_ q: [Float], _ context: LayerContext, into out: inout [Float]) {
         let config = context.config, plan = context.plan, cache = context.cache, tables = context.tables
         let keyBase = cache.keys(layer: context.layer), valueBase = cache.values(layer: context.layer)
         let hd = config.headDim, kvDim = config.kvDim, kvHeads = config.kvHeadCount, group = config.headCount / kvHeads
@@ -109,34 +120,80 @@ struct AttentionBlock: Sendable {
             tables.entries.withUnsafeBufferPointer { entries in
                 out.withUnsafeMutableBufferPointer { out in
                     let q = q.baseAddress!, entries = entries.baseAddress!, out = out.baseAddress!
-                    // Few tokens (decode): one item per query head, so the threads get even shares.
-                    let pieces = plan.tokenCount * kvHeads >= 4 * KernelThreads.count ? 1 : group
-                    parallelChunks(plan.tokenCount * kvHeads * pieces, minimumPerChunk: 1) { range in
-                        withUnsafeTemporaryAllocation(of: Float.self, capacity: group * longest) { scores in
+                    parallelChunks(plan.tokenCount * kvHeads * group, minimumPerChunk: 1) { range in
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: longest) { scores in
                             withUnsafeTemporaryAllocation(of: Int.self, capacity: longest) { slots in
                                 let scores = scores.baseAddress!, slots = slots.baseAddress!
                                 for item in range {
-                                    let token = item / (kvHeads * pieces), kvHead = item / pieces % kvHeads
-                                    let ownHeads = (item % pieces) * group / pieces ..< (item % pieces + 1) * group / pieces
+                                    let token = item / (kvHeads * group), kvHead = item / group % kvHeads, h = item % group
                                     let end = plan.position[token] + 1
                                     let start = window.map { max(0, end - $0) } ?? 0
                                     let length = end - start
                                     let base = tables.base[plan.sequence[token]]
                                     for i in 0..<length { slots[i] = cache.slot(entries, base: base, start + i) * kvDim }
-                                    let firstHead = token * config.headCount + kvHead * group
-                                    // 1. Scores of each query head against every key.
+                                    let head = token * config.headCount + kvHead * group + h
                                     for i in 0..<length {
-                                        let key = keyBase + slots[i] + kvHead * hd
-                                        for h in ownHeads {
-                                            scores[h * length + i] = VectorOps.dot(q + (firstHead + h) * hd, key, hd) * scale
-                                        }
+                                        scores[i] = VectorOps.dot(q + head * hd, keyBase + slots[i] + kvHead * hd, hd) * scale
                                     }
-                                    // 2. Softmax, 3. the weighted sum of values.
-                                    for h in ownHeads {
-                                        let weights = scores + h * length
-                                        VectorOps.softmax(weights, length)
-                                        weightedValues(weights, values: valueBase, offsets: slots, length: length,
-                                                       offset: kvHead * hd, headDim: hd, into: out + (firstHead + h) * hd)
+                                    VectorOps.softmax(scores, length)
+                                    weightedValues(scores, values: valueBase, offsets: slots, length: length,
+                                                   offset: kvHead * hd, headDim: hd, into: out + head * hd)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Consecutive tokens of one sequence (a prefill chunk), in tiles of up to 8.
+    private func tiles(_ plan: BatchPlan, kvHeads: Int) -> [Range<Int>] {
+        // Tiles as large as 8 tokens while that leaves every thread 4 items or more.
+        let size = max(1, min(8, plan.tokenCount * kvHeads / (4 * KernelThreads.count)))
+        var tiles: [Range<Int>] = []
+        var first = 0
+        for token in 0..<plan.tokenCount {
+            let continues = token > first && token - first < size && plan.sequence[token] == plan.sequence[token - 1]
+                && plan.position[token] == plan.position[token - 1] + 1
+            if !continues && token > first {
+                tiles.append(first..<token)
+                first = token
+            }
+        }
+        if plan.tokenCount > first { tiles.append(first..<plan.tokenCount) }
+        return tiles
+    }
+
+    /// One work item per tile of consecutive tokens and KV head: every key and value the tile reads is loaded once
+    /// for all its tokens and query heads (grouped-query attention), instead of once per token. Each (token, head)
+    /// result is computed exactly as `attendByHead` computes it: scores with `VectorOps.dot`, `VectorOps.softmax`,
+    /// then values accumulated position by position with fused multiply-adds; only the order across tokens changes.
+    private func attendTiled(_ q: [Float], _ context: LayerContext, into out: inout [Float]) {
+        let config = context.config, plan = context.plan, cache = context.cache, tables = context.tables
+        let keyBase = cache.keys(layer: context.layer), valueBase = cache.values(layer: context.layer)
+        let hd = config.headDim, kvHeads = config.kvHeadCount, group = config.headCount / kvHeads
+        let scale = config.attentionScale ?? 1 / Float(hd).squareRoot()
+        let window = self.window
+        let tiles = tiles(plan, kvHeads: kvHeads)
+        let widest = tiles.map(\.count).max() ?? 1
+        // Positions a tile reads: its last token's, and with a window the tile's spread of starts.
+        let longest = min((plan.position.max() ?? 0) + 1, window.map { $0 + widest } ?? Int.max)
+        let span = min((plan.position.max() ?? 0) + 1, window ?? Int.max)
+        q.withUnsafeBufferPointer { q in
+            tables.entries.withUnsafeBufferPointer { entries in
+                out.withUnsafeMutableBufferPointer { out in
+                    let q = q.baseAddress!, entries = entries.baseAddress!, out = out.baseAddress!
+                    parallelChunks(tiles.count * kvHeads, minimumPerChunk: 1) { range in
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: widest * group * span) { scores in
+                            withUnsafeTemporaryAllocation(of: Int.self, capacity: longest) { slots in
+                                withUnsafeTemporaryAllocation(of: Float.self, capacity: widest * group * hd) { sums in
+                                    let scores = scores.baseAddress!, slots = slots.baseAddress!, sums = sums.baseAddress!
+                                    for item in range {
+                                        let tile = tiles[item / kvHeads], kvHead = item % kvHeads
+                                        attendTile(tile, kvHead: kvHead, q: q, out: out, scores: scores, span: span,
+                                                   slots: slots, sums: sums, entries: entries, keyBase: keyBase,
+                                                   valueBase: valueBase, context: context, group: group, scale: scale)
                                     }
                                 }
                             }
@@ -145,6 +202,63 @@ struct AttentionBlock: Sendable {
                 }
             }
         }
+    }
+
+    @inline(__always)
+    private func attendTile(_ tile: Range<Int>, kvHead: Int, q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+                            scores: UnsafeMutablePointer<Float>, span: Int, slots: UnsafeMutablePointer<Int>,
+                            sums: UnsafeMutablePointer<Float>, entries: UnsafePointer<Int32>, keyBase: UnsafePointer<Float>,
+                            valueBase: UnsafePointer<Float>, context: LayerContext, group: Int, scale: Float) {
+        let config = context.config, plan = context.plan, cache = context.cache
+        let hd = config.headDim, kvDim = config.kvDim
+        let ends = tile.map { plan.position[$0] + 1 }
+        let starts = ends.map { end in window.map { max(0, end - $0) } ?? 0 }
+        let low = starts[0], high = ends[ends.count - 1]
+        let base = context.tables.base[plan.sequence[tile.lowerBound]]
+        for i in low..<high { slots[i - low] = cache.slot(entries, base: base, i) * kvDim }
+        // Row (j, h) of the tile: token tile[j], query head h of this KV head, its scores at `scores + row · span`.
+        let rows = tile.count * group
+        func head(_ row: Int) -> Int { (tile.lowerBound + row / group) * config.headCount + kvHead * group + row % group }
+        // 1. Scores: each key once, for every token that sees it.
+        for i in low..<high {
+            let key = keyBase + slots[i - low] + kvHead * hd
+            for j in 0..<tile.count where starts[j] <= i && i < ends[j] {
+                for h in 0..<group {
+                    let row = j * group + h
+                    scores[row * span + i - starts[j]] = VectorOps.dot(q + head(row) * hd, key, hd) * scale
+                }
+            }
+        }
+        // 2. Softmax of each row.
+        for row in 0..<rows { VectorOps.softmax(scores + row * span, ends[row / group] - starts[row / group]) }
+        // 3. Values: each value once, accumulated into every row that sees it, in position order.
+        sums.initialize(repeating: 0, count: rows * hd)
+        let vectorColumns = hd / 32 * 32
+        for i in low..<high {
+            let value = valueBase + slots[i - low] + kvHead * hd
+            for j in 0..<tile.count where starts[j] <= i && i < ends[j] {
+                for h in 0..<group {
+                    let row = j * group + h
+                    let weight = scores[row * span + i - starts[j]], sum = sums + row * hd
+                    let w = SIMD8<Float>(repeating: weight)
+                    var column = 0
+                    while column < vectorColumns {
+                        let v = UnsafeRawPointer(value + column), target = UnsafeMutableRawPointer(sum + column)
+                        for lane in stride(from: 0, to: 128, by: 32) {
+                            var a = target.loadUnaligned(fromByteOffset: lane, as: SIMD8<Float>.self)
+                            a.addProduct(w, v.loadUnaligned(fromByteOffset: lane, as: SIMD8<Float>.self))
+                            target.storeBytes(of: a, toByteOffset: lane, as: SIMD8<Float>.self)
+                        }
+                        column += 32
+                    }
+                    while column < hd {
+                        sum[column] = sum[column].addingProduct(weight, value[column])
+                        column += 1
+                    }
+                }
+            }
+        }
+        for row in 0..<rows { (out + head(row) * hd).update(from: sums + row * hd, count: hd) }
     }
 
     /// `result = Σ_p weights[p] · value(p)` over `hd` columns, where position `p`'s value vector starts at
