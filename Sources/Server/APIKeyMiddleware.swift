@@ -1,8 +1,10 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 
-/// Requires `Authorization: Bearer <key>` on every path but the exempt ones (by default /health and /metrics, for
-/// probes and scrapers); anything else gets 401 with OpenAI's error object. The key is compared in constant time.
+/// Requires `Authorization: Bearer <key>` (or Anthropic's `x-api-key: <key>`) on every path but the exempt ones (by
+/// default /health and /metrics, for probes and scrapers); anything else gets 401 with the error object of the API
+/// the path belongs to. The key is compared in constant time.
 struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     let key: [UInt8]
     let exemptPaths: Set<String>
@@ -16,12 +18,15 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
         if exemptPaths.contains(request.uri.path) { return try await next(request, context) }
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
-        guard header.count > prefix.count, header.lowercased().hasPrefix(prefix.lowercased()),
-              Self.constantTimeEqual(Array(header.utf8.dropFirst(prefix.utf8.count)), key) else {
-            let error = APIError(.unauthorized, header.isEmpty
-                                 ? "no API key given: send the header Authorization: Bearer <key>"
+        let bearer = header.count > prefix.count && header.lowercased().hasPrefix(prefix.lowercased())
+            ? Array(header.utf8.dropFirst(prefix.utf8.count)) : nil
+        let anthropicKey = request.headers[HTTPField.Name("x-api-key")!].map { Array($0.utf8) }
+        guard let given = bearer ?? anthropicKey, Self.constantTimeEqual(given, key) else {
+            let error = APIError(.unauthorized, header.isEmpty && anthropicKey == nil
+                                 ? "no API key given: send the header Authorization: Bearer <key> (or x-api-key: <key>)"
                                  : "the API key is not valid", code: "invalid_api_key")
-            var response = APIServer.json(error.status, error.body)
+            var response = request.uri.path.hasPrefix("/v1/messages") ? MessagesAPI.errorResponse(error)
+                : APIServer.json(error.status, error.body)
             response.headers[.wwwAuthenticate] = "Bearer"
             return response
         }

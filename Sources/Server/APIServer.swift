@@ -39,12 +39,13 @@ public struct APIServer: Sendable {
         self.init(state: ServingState(.serving(model)), logger: logger)
     }
 
-    /// The routes: chat and text completions, models, health, metrics.
+    /// The routes: chat and text completions, Anthropic's Messages, OpenAI's Responses, models, health, metrics.
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: MethodNotAllowedMiddleware(methods: [
             "/health": [.get, .head], "/metrics": [.get, .head], "/openapi.json": [.get, .head], "/v1/models": [.get, .head],
-            "/v1/completions": [.post], "/v1/chat/completions": [.post],
+            "/v1/completions": [.post], "/v1/chat/completions": [.post], "/v1/messages": [.post],
+            "/v1/messages/count_tokens": [.post], "/v1/responses": [.post],
         ]))
         if let apiKey { router.add(middleware: APIKeyMiddleware(key: apiKey, exemptPaths: unauthenticatedPaths)) }
         router.get("openapi.json") { _, _ -> Response in Self.json(.ok, OpenAPIDocument.json(modelName: state.model?.name)) }
@@ -67,6 +68,9 @@ public struct APIServer: Sendable {
         }
         router.post("v1/chat/completions") { request, _ in try await handle(request, kind: .chat) }
         router.post("v1/completions") { request, _ in try await handle(request, kind: .completion) }
+        router.post("v1/messages") { request, _ in try await handleMessages(request, countOnly: false) }
+        router.post("v1/messages/count_tokens") { request, _ in try await handleMessages(request, countOnly: true) }
+        router.post("v1/responses") { request, _ in try await handleResponses(request) }
         return router
     }
 
@@ -114,7 +118,7 @@ public struct APIServer: Sendable {
                 try Self.checked { () throws(EngineError) in try model.engine.submit(choice) }
             }
             let call = Call(id: id, parsed: parsed, model: model, metrics: metrics, logger: logger, started: started)
-            metrics.requestFinished(status: 200)
+            metrics.requestFinished(status: 200, endpoint: kind == .chat ? "chat_completions" : "completions")
             if parsed.stream { return call.streamingResponse(streams) }
             return Self.json(.ok, call.responseBody(try await call.collect(streams)))
         } catch let error as APIError {
@@ -151,11 +155,11 @@ public struct APIServer: Sendable {
         return try decode(body, kind: chat ? .chat : .completion, model: model, id: "check").1
     }
 
-    /// Counts, logs and answers a request that gets an error.
-    func refused(_ error: APIError, path: String) -> Response {
+    /// Counts, logs and answers a request that gets an error (`answer`: in the endpoint's error shape).
+    func refused(_ error: APIError, path: String, answer: (APIError) -> Response = Self.response(for:)) -> Response {
         metrics.requestFinished(status: Int(error.status.code))
         logger.info("\(path): \(error.status.code) \(error.message)")
-        return Self.response(for: error)
+        return answer(error)
     }
 
     static func checked<T>(_ body: () throws(EngineError) -> T) throws(APIError) -> T {

@@ -25,10 +25,13 @@ enum OpenAPIDocument {
         }
         return [
             "openapi": "3.1.0",
-            "info": ["title": "Brigade", "version": "1", "description": "OpenAI-compatible API of a Brigade server" + (modelName.map { " serving \($0)" } ?? "")],
+            "info": ["title": "Brigade", "version": "1", "description": "OpenAI-compatible (and Anthropic Messages) API of a Brigade server" + (modelName.map { " serving \($0)" } ?? "")],
             "paths": [
                 "/v1/completions": post("Text completion", schema: "CompletionRequest"),
                 "/v1/chat/completions": post("Chat completion", schema: "ChatCompletionRequest"),
+                "/v1/messages": post("Anthropic Messages: a reply; with stream: true, Anthropic's named events", schema: "MessagesRequest"),
+                "/v1/messages/count_tokens": post("Anthropic Messages: the prompt's token count", schema: "CountTokensRequest"),
+                "/v1/responses": post("OpenAI Responses: a response; with stream: true, its semantic events", schema: "ResponsesRequest"),
                 "/v1/models": get("The served model", type: "application/json", codes: [401, 503]),
                 "/v1/models/{id}": ["get": ["summary": "One model", "parameters": [["name": "id", "in": "path", "required": true, "schema": ["type": "string"]]],
                                             "responses": errors([401, 404, 503]).merging(["200": ["description": "The model object"]]) { $1 }]],
@@ -60,6 +63,23 @@ enum OpenAPIDocument {
                         "max_tokens": ["type": ["integer", "null"], "minimum": 1],
                         "max_completion_tokens": ["type": ["integer", "null"], "minimum": 1],
                     ], required: ["messages"]),
+                    "MessagesRequest": messagesRequest(required: ["max_tokens", "messages"]),
+                    "CountTokensRequest": messagesRequest(required: ["messages"]),
+                    "ResponsesRequest": ["type": "object", "required": ["input"], "properties": [
+                        "model": ["type": ["string", "null"]],
+                        "input": ["oneOf": [["type": "string"], ["type": "array", "minItems": 1, "items": [
+                            "type": "object", "required": ["role", "content"],
+                            "properties": ["role": ["enum": ["user", "assistant", "system", "developer"]],
+                                           "content": textContent(types: ["input_text", "output_text"])],
+                        ]]]],
+                        "instructions": ["type": ["string", "null"]],
+                        "max_output_tokens": ["type": ["integer", "null"], "minimum": 1],
+                        "temperature": ["type": ["number", "null"], "minimum": 0],
+                        "top_p": ["type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1],
+                        "stream": ["type": ["boolean", "null"]],
+                        "store": ["type": ["boolean", "null"], "description": "responses are not stored: true is refused"],
+                        "metadata": ["type": ["object", "null"], "additionalProperties": ["type": "string"]],
+                    ]],
                     "Error": ["type": "object", "required": ["error"], "properties": ["error": [
                         "type": "object", "required": ["message", "type"],
                         "properties": ["message": ["type": "string"], "type": ["type": "string"],
@@ -68,6 +88,32 @@ enum OpenAPIDocument {
                 ],
             ],
         ]
+    }
+
+    /// A string or a list of `{"type": <one of types>, "text": …}` blocks.
+    static func textContent(types: [String]) -> [String: Any] {
+        ["oneOf": [["type": "string"], ["type": "array", "items": [
+            "type": "object", "required": ["type", "text"], "properties": ["type": ["enum": types], "text": ["type": "string"]],
+        ]]]]
+    }
+
+    /// Anthropic's Messages request (text blocks only).
+    static func messagesRequest(required: [String]) -> [String: Any] {
+        ["type": "object", "required": required, "properties": [
+            "model": ["type": "string"],
+            "max_tokens": ["type": "integer", "minimum": 1],
+            "system": textContent(types: ["text"]),
+            "messages": ["type": "array", "minItems": 1, "items": [
+                "type": "object", "required": ["role", "content"],
+                "properties": ["role": ["enum": ["user", "assistant"]], "content": textContent(types: ["text"])],
+            ]],
+            "stop_sequences": ["type": "array", "items": ["type": "string"]],
+            "temperature": ["type": "number", "minimum": 0, "maximum": 1],
+            "top_p": ["type": "number", "exclusiveMinimum": 0, "maximum": 1],
+            "top_k": ["type": "integer", "minimum": 0],
+            "metadata": ["type": "object"],
+            "stream": ["type": "boolean"],
+        ]]
     }
 
     /// The fields both completion endpoints read, plus `extra`.

@@ -107,9 +107,15 @@ final class ServerMetrics: Sendable {
         MetricNameDescriptor(namespace: "brigade", metricName: metric, unitName: unit, helpText: help)
     }
 
-    func requestFinished(status: Int) {
+    /// Counts an answered request by status and, once accepted, by endpoint (`chat_completions`, `completions`,
+    /// `messages`, `messages_count_tokens`, `responses`).
+    func requestFinished(status: Int, endpoint: String? = nil) {
         registry.makeCounter(descriptor: Self.name("requests", unit: "total", "Requests by HTTP status"),
                              labels: [("status", String(status))]).increment()
+        if let endpoint {
+            registry.makeCounter(descriptor: Self.name("endpoint_requests", unit: "total", "Accepted requests by API endpoint"),
+                                 labels: [("endpoint", endpoint)]).increment()
+        }
     }
 
     /// The exposition text, with gauges read from `engine` (none while the model loads) now.

@@ -24,6 +24,45 @@ import Testing
         #expect(server.log.contains(", streamed"), "one log line per streamed request")
     }
 
+    /// Anthropic's Messages API and OpenAI's Responses API driven by their official clients
+    /// (scripts/checks/messages_responses.py): streaming and not, endings, errors, disconnects, the same greedy text
+    /// as Chat Completions.
+    @Test func theAnthropicAndResponsesClientsGetWhatTheyExpect() throws {
+        let server = try ServerProcess(["--pp", "2", "--transport", "inprocess"])
+        defer { server.kill() }
+        try #require(server.waitUntilHealthy(), "the server did not come up:\n\(server.log)")
+        let run = try CLITests.run([Self.script.replacingOccurrences(of: "openai_client.py", with: "messages_responses.py"), server.base],
+                                   executable: "python3")
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)\n\(server.log.suffix(3000))")
+        #expect(run.stdout.contains("all checks passed"))
+        #expect(server.log.contains("msg_") && server.log.contains("resp_"), "one log line per call of either API")
+        let metrics = try CLITests.run(["-s", server.base + "/metrics"], executable: "curl").stdout
+        for endpoint in ["messages", "messages_count_tokens", "responses", "chat_completions"] {
+            #expect(metrics.contains(#"brigade_endpoint_requests_total{endpoint="\#(endpoint)"}"#), "\(endpoint) counted")
+        }
+        #expect(server.stop() == 0)
+    }
+
+    @Test func anAPIKeyIsAcceptedAsXAPIKeyAndRefusedInEachAPIsShape() throws {
+        let server = try ServerProcess(["--model", "synthetic:layers=2", "--api-key", "open-sesame"])
+        defer { server.kill() }
+        try #require(server.waitUntilHealthy(), "the server did not come up:\n\(server.log)")
+        let body = #"{"max_tokens": 3, "messages": [{"role": "user", "content": "hi"}]}"#
+        func post(_ path: String, _ headers: [String]) throws -> String {
+            try CLITests.run(["-s", "-w", "\n%{http_code}", server.base + path, "-H", "content-type: application/json", "-d", body]
+                             + headers.flatMap { ["-H", $0] }, executable: "curl").stdout
+        }
+        let anthropic = try post("/v1/messages", ["x-api-key: open-sesame"])
+        #expect(anthropic.hasSuffix("200") && anthropic.contains(#""type":"message""#), "\(anthropic)")
+        let refused = try post("/v1/messages", ["x-api-key: wrong"])
+        #expect(refused.hasSuffix("401") && refused.contains(#""type":"authentication_error""#), "\(refused)")
+        let bearer = try post("/v1/messages/count_tokens", ["Authorization: Bearer open-sesame"])
+        #expect(bearer.hasSuffix("200") && bearer.contains("input_tokens"), "\(bearer)")
+        let openAI = try post("/v1/responses", [])
+        #expect(openAI.hasSuffix("401") && openAI.contains(#""code":"invalid_api_key""#), "\(openAI)")
+        #expect(server.stop() == 0)
+    }
+
     @Test func benchServeReportsVLLMMetricsWithExactPromptLengths() throws {
         let model = ["--model", "synthetic:layers=4,stage-ms=1"]
         let server = try ServerProcess(model)

@@ -161,3 +161,71 @@ import Transport
         }
     }
 }
+
+/// Anthropic's Messages and OpenAI's Responses on a synthetic model: their shapes, events and errors (the official
+/// clients drive a real server in `ServeTests`).
+@Suite struct DialectTests {
+    @Test func messagesAnswerStreamAndRefuseInAnthropicsShape() async throws {
+        let server = try APIServerTests.server(stages: 2)
+        try await Application(router: server.router()).test(.router) { client in
+            let body = #"{"model": "tiny", "max_tokens": 4, "system": "be brief", "stop_sequences": ["t9 "], "messages": [{"role": "user", "content": "hi"}], "temperature": 0}"#
+            let (status, message, _) = try await APIServerTests.post(client, "/v1/messages", body)
+            #expect(status == .ok && message["type"] as? String == "message" && (message["id"] as? String)?.hasPrefix("msg_") == true)
+            let text = ((message["content"] as? [[String: Any]])?.first?["text"] as? String) ?? ""
+            #expect(!text.isEmpty && ["max_tokens", "end_turn", "stop_sequence"].contains(message["stop_reason"] as? String ?? ""))
+            let usage = message["usage"] as? [String: Any] ?? [:]
+            #expect(usage["output_tokens"] as? Int ?? 0 >= 1 && usage["input_tokens"] is Int && usage["cache_read_input_tokens"] is Int)
+
+            let (_, _, events) = try await APIServerTests.post(client, "/v1/messages", body.replacingOccurrences(of: #""max_tokens": 4"#, with: #""max_tokens": 4, "stream": true"#))
+            let names = events.components(separatedBy: "\n").filter { $0.hasPrefix("event: ") }.map { String($0.dropFirst(7)) }
+            #expect(names.first == "message_start" && names.prefix(3).contains("content_block_start") && names.contains("ping"))
+            #expect(names.suffix(3) == ["content_block_stop", "message_delta", "message_stop"], "\(names)")
+            let deltas = events.components(separatedBy: "\n").filter { $0.hasPrefix("data: ") && $0.contains("text_delta") }
+                .compactMap { ((APIServerTests.json(ByteBuffer(string: String($0.dropFirst(6))))["delta"]) as? [String: Any])?["text"] as? String }
+            #expect(deltas.joined() == text, "the streamed text is the text")
+
+            let (count, counted, _) = try await APIServerTests.post(client, "/v1/messages/count_tokens", #"{"messages": [{"role": "user", "content": "hi"}]}"#)
+            #expect(count == .ok && (counted["input_tokens"] as? Int ?? 0) > 0)
+
+            for (bad, field) in [(#"{"messages": [{"role": "user", "content": "hi"}]}"#, "max_tokens"),
+                                 (#"{"max_tokens": 4, "messages": [{"role": "tool", "content": "hi"}]}"#, "messages[0]"),
+                                 (#"{"max_tokens": 4, "messages": [{"role": "user", "content": [{"type": "image"}]}]}"#, "image"),
+                                 (#"{"max_tokens": 4, "tools": [], "messages": [{"role": "user", "content": "hi"}]}"#, "tools"),
+                                 (#"{"max_tokens": 4, "model": "other", "messages": [{"role": "user", "content": "hi"}]}"#, "other")] {
+                let (status, error, raw) = try await APIServerTests.post(client, "/v1/messages", bad)
+                let detail = error["error"] as? [String: Any] ?? [:]
+                #expect([.badRequest, .notFound].contains(status) && error["type"] as? String == "error", "\(raw)")
+                #expect((detail["message"] as? String ?? "").contains(field) && detail["type"] is String, "\(raw)")
+            }
+        }
+    }
+
+    @Test func responsesAnswerStreamSemanticEventsAndRefuseWhatTheyDoNotStore() async throws {
+        let server = try APIServerTests.server()
+        try await Application(router: server.router()).test(.router) { client in
+            let body = #"{"input": "hi", "instructions": "be brief", "max_output_tokens": 3, "temperature": 0}"#
+            let (status, response, _) = try await APIServerTests.post(client, "/v1/responses", body)
+            #expect(status == .ok && response["object"] as? String == "response" && response["status"] as? String == "incomplete")
+            #expect((response["incomplete_details"] as? [String: Any])?["reason"] as? String == "max_output_tokens")
+            let item = (response["output"] as? [[String: Any]])?.first ?? [:]
+            let text = ((item["content"] as? [[String: Any]])?.first?["text"] as? String) ?? ""
+            #expect(item["type"] as? String == "message" && !text.isEmpty)
+            #expect((response["usage"] as? [String: Any])?["output_tokens"] as? Int == 3)
+
+            let (_, _, events) = try await APIServerTests.post(client, "/v1/responses", body.replacingOccurrences(of: "\"input\"", with: "\"stream\": true, \"input\""))
+            let payloads = events.components(separatedBy: "\n").filter { $0.hasPrefix("data: ") }
+                .map { APIServerTests.json(ByteBuffer(string: String($0.dropFirst(6)))) }
+            let types = payloads.compactMap { $0["type"] as? String }
+            #expect(types.prefix(4) == ["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"])
+            #expect(types.suffix(4) == ["response.output_text.done", "response.content_part.done", "response.output_item.done", "response.incomplete"])
+            #expect(payloads.compactMap { $0["sequence_number"] as? Int } == Array(0..<payloads.count))
+            #expect(payloads.filter { $0["type"] as? String == "response.output_text.delta" }.compactMap { $0["delta"] as? String }.joined() == text)
+
+            for (bad, field) in [(#"{"input": "hi", "store": true}"#, "store"), (#"{"input": "hi", "previous_response_id": "resp_1"}"#, "previous_response_id"),
+                                 (#"{"input": 7}"#, "input"), (#"{"input": [{"role": "user", "content": [{"type": "input_image"}]}]}"#, "input[0].content[0]")] {
+                let (status, error, raw) = try await APIServerTests.post(client, "/v1/responses", bad)
+                #expect(status == .badRequest && (error["error"] as? [String: Any])?["param"] as? String == field, "\(raw)")
+            }
+        }
+    }
+}

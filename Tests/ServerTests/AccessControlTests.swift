@@ -68,7 +68,7 @@ import Testing
                 #expect(document["openapi"] as? String == "3.1.0")
                 let paths = document["paths"] as? [String: Any] ?? [:]
                 #expect(Set(paths.keys) == ["/v1/completions", "/v1/chat/completions", "/v1/models", "/v1/models/{id}", "/health", "/metrics",
-                                            "/openapi.json"])
+                                            "/openapi.json", "/v1/messages", "/v1/messages/count_tokens", "/v1/responses"])
                 let schemas = (document["components"] as? [String: Any])?["schemas"] as? [String: Any] ?? [:]
                 let chat = (schemas["ChatCompletionRequest"] as? [String: Any])?["properties"] as? [String: Any] ?? [:]
                 for field in ["messages", "temperature", "top_p", "stream", "logprobs", "top_logprobs", "n", "stop", "seed"] {
