@@ -164,27 +164,31 @@ struct WorkloadOptions: ParsableArguments {
         guard datasetName == .multiTurn else { return try await run(try prompts(tokenizer: tokenizer), options: options, progress: progress) }
         var generator = ServingBenchmark.SeededGenerator(seed: seed)
         let conversations = try multiTurn.messages(tokenizer: tokenizer, generator: &generator)
-        let benchmark = ServeBenchmark(options: options, connections: options.maxConcurrency ?? conversations.count)
-        let bar = ProgressBar(total: conversations.count * multiTurnTurns, enabled: progress && isatty(STDERR_FILENO) != 0)
-        defer { bar.finish() }
-        do {
-            let encode = tokenizer.encode
-            let result = try await benchmark.runConversations(conversations, countTokens: { encode($0).count }) { bar.update($0) }
-            try await benchmark.shutdown()
-            return result
-        } catch {
-            try? await benchmark.shutdown()
-            throw error
+        let encode = tokenizer.encode
+        return try await withBenchmark(options: options, connections: conversations.count, requests: conversations.count * multiTurnTurns,
+                                       progress: progress) { benchmark, update in
+            try await benchmark.runConversations(conversations, countTokens: { encode($0).count }, progress: update)
         }
     }
 
     /// Runs the benchmark (a progress bar on a terminal's standard error).
     func run(_ prompts: [BenchmarkPrompt], options: ServeBenchmarkOptions, progress: Bool) async throws -> ServeBenchmarkRun {
-        let benchmark = ServeBenchmark(options: options, connections: options.maxConcurrency ?? prompts.count)
-        let bar = ProgressBar(total: prompts.count, enabled: progress && isatty(STDERR_FILENO) != 0)
+        try await withBenchmark(options: options, connections: prompts.count, requests: prompts.count, progress: progress) { benchmark, update in
+            try await benchmark.run(prompts, progress: update)
+        }
+    }
+
+    /// Runs `body` on a client for `options` (at most `connections` at once unless --max-concurrency says fewer), with
+    /// a progress bar of `requests` on a terminal's standard error, and shuts the client down however `body` ends.
+    private func withBenchmark(options: ServeBenchmarkOptions, connections: Int, requests: Int, progress: Bool,
+                               _ body: (ServeBenchmark, @escaping @Sendable (Int) -> Void) async throws -> ServeBenchmarkRun)
+        async throws -> ServeBenchmarkRun
+    {
+        let benchmark = ServeBenchmark(options: options, connections: options.maxConcurrency ?? connections)
+        let bar = ProgressBar(total: requests, enabled: progress && isatty(STDERR_FILENO) != 0)
         defer { bar.finish() }
         do {
-            let result = try await benchmark.run(prompts) { bar.update($0) }
+            let result = try await body(benchmark) { bar.update($0) }
             try await benchmark.shutdown()
             return result
         } catch {

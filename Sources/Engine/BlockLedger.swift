@@ -31,7 +31,7 @@ struct BlockLedger {
         demand.full = max(0, table.blocks.blocksNeeded(tokens: start + count) - state.blockTable.count - cached.full.count)
         guard let pool = table.windowed, let windowed else { return demand }
         let windowTable = cached.full.isEmpty ? state.windowBlocks
-            : WindowedBlockTable(blocks: cached.window, firstBlock: cached.full.count - cached.window.count)
+            : WindowedBlockTable(cached: cached.window, startingAt: cached.full.count)
         let (released, needed) = pool.demand(windowTable, start: start, count: count)
         demand.released = windowTable.blocks.prefix(released)
         demand.windowed = needed - windowed.freed(demand.released)

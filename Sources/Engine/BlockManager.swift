@@ -97,11 +97,9 @@ public struct BlockManager: Sendable {
     /// `hashes[i]` is the identity of the prefix's block `i` (see `BlockHash`).
     public func cachedPrefix(of tokens: [Int32], hashes: ArraySlice<BlockHash>, limit: Int) -> [Int32] {
         var blocks: [Int32] = []
-        var parent = BlockHash.root
-        for (i, hash) in hashes.prefix(limit).enumerated() {
-            guard let block = cache.lookup(hash, parent: parent, tokens: tokens[i * blockSize..<(i + 1) * blockSize]) else { break }
+        for i in 0..<min(limit, hashes.count) {
+            guard let block = cachedBlock(i, of: tokens, hashes: hashes) else { break }
             blocks.append(block)
-            parent = hash
         }
         return blocks
     }
@@ -111,13 +109,16 @@ public struct BlockManager: Sendable {
     public func cachedBlocks(of tokens: [Int32], hashes: ArraySlice<BlockHash>, range: Range<Int>) -> [Int32]? {
         var blocks: [Int32] = []
         for i in range {
-            let parent = i == 0 ? BlockHash.root : hashes[i - 1]
-            guard let block = cache.lookup(hashes[i], parent: parent, tokens: tokens[i * blockSize..<(i + 1) * blockSize]) else {
-                return nil
-            }
+            guard let block = cachedBlock(i, of: tokens, hashes: hashes) else { return nil }
             blocks.append(block)
         }
         return blocks
+    }
+
+    /// The cached block holding block `i` of `tokens`, whose identity is `hashes[i]` (counted from the slice's start).
+    private func cachedBlock(_ i: Int, of tokens: [Int32], hashes: ArraySlice<BlockHash>) -> Int32? {
+        cache.lookup(hashes[hashes.startIndex + i], parent: .parent(ofBlock: i, in: hashes),
+                     tokens: tokens[i * blockSize..<(i + 1) * blockSize])
     }
 
     /// Appends cached `blocks` (a `cachedPrefix` answer) to the empty `table`, taking a reference to each.

@@ -34,6 +34,11 @@ public struct BlockHash: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { String(high, radix: 16) + String(low, radix: 16) }
+
+    /// The identity block `index` of a sequence chains from, given the identities of its blocks from 0.
+    public static func parent(ofBlock index: Int, in hashes: ArraySlice<BlockHash>) -> BlockHash {
+        index == 0 ? .root : hashes[hashes.startIndex + index - 1]
+    }
 }
 
 /// The full blocks whose keys and values outlive their sequence: an index from content identity to block, and the

@@ -85,7 +85,7 @@ final class RequestState {
     func blockHashes(_ count: Int, blockSize: Int) -> ArraySlice<BlockHash> {
         while blockHashes.count < count {
             let i = blockHashes.count
-            blockHashes.append(BlockHash(parent: blockHashes.last ?? .root, tokens: tokens[i * blockSize..<(i + 1) * blockSize]))
+            blockHashes.append(BlockHash(parent: .parent(ofBlock: i, in: blockHashes[...]), tokens: tokens[i * blockSize..<(i + 1) * blockSize]))
         }
         return blockHashes[..<count]
     }

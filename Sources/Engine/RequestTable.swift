@@ -189,12 +189,13 @@ final class RequestTable {
         let hashes = state.blockHashes(full, blockSize: blocks.blockSize)
         func tokens(_ i: Int) -> ArraySlice<Int32> { state.tokens[i * blocks.blockSize..<(i + 1) * blocks.blockSize] }
         for i in state.registeredBlocks..<full {
-            blocks.register(state.blockTable[i], hash: hashes[i], parent: i == 0 ? .root : hashes[i - 1], tokens: tokens(i))
+            blocks.register(state.blockTable[i], hash: hashes[i], parent: .parent(ofBlock: i, in: hashes), tokens: tokens(i))
         }
         state.registeredBlocks = full
         guard windowed != nil else { return }
         for i in max(state.registeredWindowBlocks, state.windowBlocks.firstBlock)..<full {
-            windowed!.register(state.windowBlocks, index: i, hash: hashes[i], parent: i == 0 ? .root : hashes[i - 1], tokens: tokens(i))
+            windowed!.register(state.windowBlocks, index: i, hash: hashes[i], parent: .parent(ofBlock: i, in: hashes),
+                               tokens: tokens(i))
         }
         state.registeredWindowBlocks = full
     }

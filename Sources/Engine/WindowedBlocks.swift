@@ -6,6 +6,14 @@ struct WindowedBlockTable: Sendable, Equatable {
     var firstBlock = 0
 }
 
+extension WindowedBlockTable {
+    /// The table of a sequence that resumes at block `start` after a cached prefix, holding the cached window
+    /// blocks `cached` (a `WindowedBlocks.cachedWindow` answer: the blocks just before `start`).
+    init(cached: [Int32], startingAt start: Int) {
+        self.init(blocks: cached, firstBlock: start - cached.count)
+    }
+}
+
 /// The second block pool of a model with sliding-window layers (Gemma 3's local layers): a token at position `p`
 /// of such a layer sees only `p − window + 1 … p`, so a sequence keeps blocks for the last positions only and the
 /// pool costs O(window) per sequence instead of O(context).
@@ -76,8 +84,9 @@ struct WindowedBlocks: Sendable {
 
     /// Starts the empty `table` of a sequence that resumes at block `start` with the `cachedWindow` answer `blocks`.
     mutating func acquire(_ blocks: [Int32], startingAt start: Int, into table: inout WindowedBlockTable) {
-        manager.acquire(blocks, into: &table.blocks)
-        table.firstBlock = start - blocks.count
+        var taken: [Int32] = []
+        manager.acquire(blocks, into: &taken)
+        table = WindowedBlockTable(cached: taken, startingAt: start)
     }
 
     /// Gives the full block `index` of the sequence `table` belongs to the identity `hash` (see `BlockManager.register`).

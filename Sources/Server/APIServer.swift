@@ -110,10 +110,7 @@ public struct APIServer: Sendable {
             let body = try await request.body.collect(upTo: bodyLimit + 1)
             let id = (kind == .chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
             let (parsed, requests) = try decode(Data(buffer: body), kind: kind, model: model, id: id)
-            if let maxWaitingRequests, model.engine.statistics.waiting >= maxWaitingRequests {
-                throw APIError(.tooManyRequests, "the server is at capacity (\(maxWaitingRequests) requests waiting); retry shortly",
-                               type: "server_overloaded")
-            }
+            try checkCapacity(model)
             let streams = try requests.map { choice throws(APIError) in
                 try Self.checked { () throws(EngineError) in try model.engine.submit(choice) }
             }
@@ -134,10 +131,7 @@ public struct APIServer: Sendable {
         -> (ParsedRequest, [GenerationRequest])
     {
         let parsed = try ParsedRequest(try Fields(body: body, limit: bodyLimit), kind: kind, model: model)
-        if let maxPromptTokens, parsed.promptTokenIDs.count > maxPromptTokens {
-            throw APIError.invalid(kind == .chat ? "messages" : "prompt",
-                                   "the prompt has \(parsed.promptTokenIDs.count) tokens; this server accepts at most \(maxPromptTokens)")
-        }
+        try checkPromptLength(parsed, param: kind == .chat ? "messages" : "prompt")
         let requests = try (0..<parsed.choices).map { index throws(APIError) in
             var choice = parsed.template
             choice.id = "\(id)-\(index)"
@@ -153,6 +147,21 @@ public struct APIServer: Sendable {
     public func checkRequest(_ body: Data, chat: Bool) throws(APIError) -> [GenerationRequest] {
         guard let model = state.model else { throw APIError.loading }
         return try decode(body, kind: chat ? .chat : .completion, model: model, id: "check").1
+    }
+
+    /// Refuses a prompt longer than `--max-prompt-tokens`, naming `param`.
+    func checkPromptLength(_ parsed: ParsedRequest, param: String) throws(APIError) {
+        if let maxPromptTokens, parsed.promptTokenIDs.count > maxPromptTokens {
+            throw APIError.invalid(param, "the prompt has \(parsed.promptTokenIDs.count) tokens; this server accepts at most \(maxPromptTokens)")
+        }
+    }
+
+    /// 429 while `--max-waiting-requests` requests wait for admission.
+    func checkCapacity(_ model: ServedModel) throws(APIError) {
+        if let maxWaitingRequests, model.engine.statistics.waiting >= maxWaitingRequests {
+            throw APIError(.tooManyRequests, "the server is at capacity (\(maxWaitingRequests) requests waiting); retry shortly",
+                           type: "server_overloaded")
+        }
     }
 
     /// Counts, logs and answers a request that gets an error (`answer`: in the endpoint's error shape).

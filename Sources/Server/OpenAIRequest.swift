@@ -90,19 +90,10 @@ struct ParsedRequest: Sendable {
 
     init(_ fields: Fields, kind: Kind, model served: ServedModel) throws(APIError) {
         self.kind = kind
-        model = try fields.string("model")
-        if let model, model != served.name {
-            throw APIError(.notFound, "the model \(model) does not exist; this server serves \(served.name)",
-                           param: "model", code: "model_not_found")
-        }
+        model = try Self.modelName(fields, served: served)
         switch kind {
         case .chat:
-            let messages = try Self.messages(fields)
-            do {
-                promptText = try served.renderChat(messages)
-            } catch {
-                throw .invalid("messages", "the model's chat template rejected the messages: \(error)")
-            }
+            promptText = try Self.render(try Self.messages(fields), served: served)
             promptTokenIDs = served.encode(promptText)
         case .completion:
             if let text = try? fields.string("prompt") {
@@ -115,10 +106,7 @@ struct ParsedRequest: Sendable {
                 throw .invalid("prompt", "prompt must be a string or a list of token ids (one prompt per request)")
             }
         }
-        var sampling = SamplingParameters()
-        if let value = try fields.number("temperature") { sampling.temperature = Float(value) }
-        if let value = try fields.number("top_p") { sampling.topP = Float(value) }
-        if let value = try fields.integer("top_k") { sampling.topK = value < 0 ? 0 : value }  // -1 disables, as in vLLM
+        var sampling = try Self.sampling(fields)
         if let value = try fields.number("min_p") { sampling.minP = Float(value) }
         if let value = try fields.number("presence_penalty") { sampling.presencePenalty = Float(value) }
         if let value = try fields.number("frequency_penalty") { sampling.frequencyPenalty = Float(value) }
@@ -139,16 +127,9 @@ struct ParsedRequest: Sendable {
         }
         let maxCompletionTokens = try fields.integer("max_completion_tokens")
         let legacyMaxTokens = try fields.integer("max_tokens")
-        let maxTokens = maxCompletionTokens ?? legacyMaxTokens ?? max(1, served.contextLength - promptTokenIDs.count)
-        guard maxTokens >= 1 else {
-            throw .invalid(fields.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens",
-                           "max_tokens must be at least 1, got \(maxTokens)")
-        }
-        let maxTokensField = maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens"
-        guard promptTokenIDs.count + maxTokens <= served.contextLength else {
-            throw .invalid(maxTokensField, "the prompt (\(promptTokenIDs.count) tokens) plus \(maxTokensField) (\(maxTokens)) "
-                           + "exceeds the served context of \(served.contextLength) tokens")
-        }
+        let maxTokens = try Self.checkedMaxTokens(maxCompletionTokens ?? legacyMaxTokens,
+                                                  field: maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens",
+                                                  promptTokens: promptTokenIDs.count, served: served)
         choices = try fields.integer("n") ?? 1
         guard (1...16).contains(choices) else { throw .invalid("n", "n must be between 1 and 16, got \(choices)") }
         stream = try fields.bool("stream") ?? false
@@ -165,6 +146,45 @@ struct ParsedRequest: Sendable {
         template = GenerationRequest(id: "", promptTokenIDs: promptTokenIDs, sampling: sampling, maxTokens: maxTokens,
                                      minTokens: minTokens, stopTokenIDs: (try fields.integers("stop_token_ids") ?? []).map { Int32(clamping: $0) },
                                      stopStrings: try fields.strings("stop"), ignoreEOS: try fields.bool("ignore_eos") ?? false)
+    }
+
+    /// The `model` field, which must name the served model when given.
+    static func modelName(_ fields: Fields, served: ServedModel) throws(APIError) -> String? {
+        let model = try fields.string("model")
+        if let model, model != served.name {
+            throw APIError(.notFound, "the model \(model) does not exist; this server serves \(served.name)",
+                           param: "model", code: "model_not_found")
+        }
+        return model
+    }
+
+    /// `messages` rendered with the model's chat template.
+    static func render(_ messages: [ChatMessage], served: ServedModel) throws(APIError) -> String {
+        do {
+            return try served.renderChat(messages)
+        } catch {
+            throw .invalid("messages", "the model's chat template rejected the messages: \(error)")
+        }
+    }
+
+    /// The sampling fields every chat API reads: `temperature`, `top_p`, `top_k` (-1 disables, as in vLLM).
+    static func sampling(_ fields: Fields) throws(APIError) -> SamplingParameters {
+        var sampling = SamplingParameters()
+        if let value = try fields.number("temperature") { sampling.temperature = Float(value) }
+        if let value = try fields.number("top_p") { sampling.topP = Float(value) }
+        if let value = try fields.integer("top_k") { sampling.topK = max(0, value) }
+        return sampling
+    }
+
+    /// The tokens to generate: `requested` (the value of `field`), or what the served context leaves after the prompt.
+    static func checkedMaxTokens(_ requested: Int?, field: String, promptTokens: Int, served: ServedModel) throws(APIError) -> Int {
+        let tokens = requested ?? max(1, served.contextLength - promptTokens)
+        guard tokens >= 1 else { throw .invalid(field, "\(field) must be at least 1, got \(tokens)") }
+        guard promptTokens + tokens <= served.contextLength else {
+            throw .invalid(field, "the prompt (\(promptTokens) tokens) plus \(field) (\(tokens)) "
+                           + "exceeds the served context of \(served.contextLength) tokens")
+        }
+        return tokens
     }
 
     static func messages(_ fields: Fields) throws(APIError) -> [ChatMessage] {

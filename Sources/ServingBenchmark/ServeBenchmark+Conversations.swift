@@ -11,10 +11,7 @@ extension ServeBenchmark {
         guard conversations.first?.first != nil else { throw BenchmarkError("there are no conversations to run") }
         let model = try await modelName()
         // A probe of its own, not a conversation's first turn: it would leave that turn's prompt in a prefix cache.
-        let probe = try await send(BenchmarkPrompt(text: "Hello", promptLength: 1, outputLength: 1), model: model, clock: .now)
-        guard probe.success else {
-            throw BenchmarkError("the first test request to \(options.baseURL)\(options.endpoint.rawValue) failed: \(probe.error)")
-        }
+        try await probe(BenchmarkPrompt(text: "Hello", promptLength: 1, outputLength: 1), model: model)
         let gate = Gate(limit: options.maxConcurrency ?? Int.max)
         let finished = Finished()
         let origin = ContinuousClock.now

@@ -72,10 +72,7 @@ public struct ServeBenchmark: Sendable {
         try options.validate()
         guard let first = prompts.first else { throw BenchmarkError("there are no prompts to send (--num-prompts is 0)") }
         let model = try await modelName()
-        let probe = try await send(first, model: model, clock: ContinuousClock.now)
-        guard probe.success else {
-            throw BenchmarkError("the first test request to \(options.baseURL)\(options.endpoint.rawValue) failed: \(probe.error)")
-        }
+        try await probe(first, model: model)
         if options.warmups > 0 {
             _ = try await inParallel(Array(repeating: first, count: options.warmups), model: model, at: nil, origin: .now) { _ in }
         }
@@ -140,6 +137,14 @@ public struct ServeBenchmark: Sendable {
             var outcome = RequestOutcome(promptLength: prompt.promptLength, startTime: start)
             outcome.error = "\(error)"
             return outcome
+        }
+    }
+
+    /// Sends `prompt` once, before the measured run: a server that cannot answer it stops the benchmark with why.
+    func probe(_ prompt: BenchmarkPrompt, model: String) async throws {
+        let outcome = try await send(prompt, model: model, clock: .now)
+        guard outcome.success else {
+            throw BenchmarkError("the first test request to \(options.baseURL)\(options.endpoint.rawValue) failed: \(outcome.error)")
         }
     }
 

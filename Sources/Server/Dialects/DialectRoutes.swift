@@ -10,8 +10,7 @@ extension APIServer {
         let started = ContinuousClock.now
         do {
             let model = try state.modelForNewRequest()
-            let fields = try Fields(body: Data(buffer: try await request.body.collect(upTo: bodyLimit + 1)), limit: bodyLimit)
-            let parsed = try MessagesAPI.parse(fields, served: model, countOnly: countOnly)
+            let parsed = try MessagesAPI.parse(try await fields(request), served: model, countOnly: countOnly)
             if countOnly {
                 metrics.requestFinished(status: 200, endpoint: "messages_count_tokens")
                 return Self.json(.ok, ["input_tokens": parsed.request.promptTokenIDs.count])
@@ -33,8 +32,7 @@ extension APIServer {
         let started = ContinuousClock.now
         do {
             let model = try state.modelForNewRequest()
-            let fields = try Fields(body: Data(buffer: try await request.body.collect(upTo: bodyLimit + 1)), limit: bodyLimit)
-            let (parsed, settings) = try ResponsesAPI.parse(fields, served: model)
+            let (parsed, settings) = try ResponsesAPI.parse(try await fields(request), served: model)
             let (call, stream) = try start(parsed, id: "resp_" + Self.randomID(), model: model, endpoint: "responses",
                                            started: started)
             if parsed.stream { return ResponsesAPI.streamingResponse(call, stream, settings) }
@@ -50,13 +48,8 @@ extension APIServer {
     /// Checks `parsed` against the server's limits and submits it.
     func start(_ parsed: ParsedRequest, id: String, model: ServedModel, endpoint: String,
                started: ContinuousClock.Instant) throws(APIError) -> (Call, Call.Stream) {
-        if let maxPromptTokens, parsed.promptTokenIDs.count > maxPromptTokens {
-            throw APIError.invalid("messages", "the prompt has \(parsed.promptTokenIDs.count) tokens; this server accepts at most \(maxPromptTokens)")
-        }
-        if let maxWaitingRequests, model.engine.statistics.waiting >= maxWaitingRequests {
-            throw APIError(.tooManyRequests, "the server is at capacity (\(maxWaitingRequests) requests waiting); retry shortly",
-                           type: "server_overloaded")
-        }
+        try checkPromptLength(parsed, param: "messages")
+        try checkCapacity(model)
         var request = parsed.template
         request.id = id
         let stream = try Self.checked { () throws(EngineError) in
@@ -65,6 +58,11 @@ extension APIServer {
         }
         metrics.requestFinished(status: 200, endpoint: endpoint)
         return (Call(id: id, parsed: parsed, model: model, metrics: metrics, logger: logger, started: started), stream)
+    }
+
+    /// The request's JSON body, within `bodyLimit`.
+    func fields(_ request: Request) async throws -> Fields {
+        try Fields(body: Data(buffer: try await request.body.collect(upTo: bodyLimit + 1)), limit: bodyLimit)
     }
 
     static func randomID() -> String { UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased() }

@@ -13,28 +13,12 @@ extension ParsedRequest {
     init(dialect fields: Fields, messages: [ChatMessage], served: ServedModel, maxTokens: Int?, maxTokensField: String,
          stopStrings: [String], stream: Bool) throws(APIError) {
         kind = .chat
-        model = try fields.string("model")
-        if let model, model != served.name {
-            throw APIError(.notFound, "the model \(model) does not exist; this server serves \(served.name)",
-                           param: "model", code: "model_not_found")
-        }
-        do {
-            promptText = try served.renderChat(messages)
-        } catch {
-            throw .invalid("messages", "the model's chat template rejected the messages: \(error)")
-        }
+        model = try Self.modelName(fields, served: served)
+        promptText = try Self.render(messages, served: served)
         promptTokenIDs = served.encode(promptText)
-        var sampling = SamplingParameters()
-        if let value = try fields.number("temperature") { sampling.temperature = Float(value) }
-        if let value = try fields.number("top_p") { sampling.topP = Float(value) }
-        if let value = try fields.integer("top_k") { sampling.topK = max(0, value) }
+        var sampling = try Self.sampling(fields)
         if let value = try fields.integer("seed") { sampling.seed = UInt64(bitPattern: Int64(value)) }
-        let tokens = maxTokens ?? max(1, served.contextLength - promptTokenIDs.count)
-        guard tokens >= 1 else { throw .invalid(maxTokensField, "\(maxTokensField) must be at least 1, got \(tokens)") }
-        guard promptTokenIDs.count + tokens <= served.contextLength else {
-            throw .invalid(maxTokensField, "the prompt (\(promptTokenIDs.count) tokens) plus \(maxTokensField) (\(tokens)) "
-                           + "exceeds the served context of \(served.contextLength) tokens")
-        }
+        let tokens = try Self.checkedMaxTokens(maxTokens, field: maxTokensField, promptTokens: promptTokenIDs.count, served: served)
         template = GenerationRequest(id: "", promptTokenIDs: promptTokenIDs, sampling: sampling, maxTokens: tokens,
                                      stopStrings: stopStrings)
         choices = 1
