@@ -42,10 +42,13 @@ let package = Package(
         // Layer 1: BPE and SentencePiece tokenizers and the Jinja subset used by chat templates. No dependencies.
         .target(name: "Tokenization", swiftSettings: simdFlags),
         .target(name: "ChatTemplates"),
+        // Layer 1: context-free grammars over bytes (GBNF, JSON Schema, regular expressions) and the token-level matcher
+        // that masks a vocabulary to what a grammar allows next. No dependencies.
+        .target(name: "Grammar", swiftSettings: simdFlags),
         // Layer 2: model files (GGUF, safetensors), the Llama stage forward pass, sampling.
-        .target(name: "Model", dependencies: ["Kernels", "Tokenization", "ChatTemplates"], swiftSettings: simdFlags),
+        .target(name: "Model", dependencies: ["Kernels", "Tokenization", "ChatTemplates", "Grammar"], swiftSettings: simdFlags),
         // Layer 3: requests, scheduler, KV blocks, engine loop, the executor's Communicator seam.
-        .target(name: "Engine", dependencies: ["Model", "Tokenization"], swiftSettings: simdFlags),
+        .target(name: "Engine", dependencies: ["Model", "Tokenization", "Grammar"], swiftSettings: simdFlags),
         // Layer 4: transports behind the executor's Communicator seam: ranks as threads of one process, or (trait MPI)
         // processes connected by MPI. A plain `swift build` needs no MPI headers.
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
@@ -60,7 +63,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Engine", "ChatTemplates",
+                "Engine", "ChatTemplates", "Grammar",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -92,7 +95,7 @@ let package = Package(
         ),
         // Fuzzing: every parser of untrusted bytes behind one entry point (Tests/FuzzTargetsTests/Corpora holds the corpora), and the
         // libFuzzer driver / corpus replayer built by scripts/fuzz.
-        .target(name: "FuzzTargets", dependencies: ["Model", "Tokenization", "ChatTemplates", "Engine", "Transport", "Server"]),
+        .target(name: "FuzzTargets", dependencies: ["Model", "Tokenization", "ChatTemplates", "Grammar", "Engine", "Transport", "Server"]),
         .executableTarget(name: "BrigadeFuzz", dependencies: ["FuzzTargets"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"], exclude: ["Corpora"]),
         .testTarget(name: "ChartsTests", dependencies: ["Charts"]),
@@ -101,6 +104,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: simdFlags),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"], exclude: ["Fixtures"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
+        .testTarget(name: "GrammarTests", dependencies: ["Grammar"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: simdFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Transport"], swiftSettings: simdFlags),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
