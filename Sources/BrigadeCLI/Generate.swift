@@ -114,7 +114,7 @@ struct Session {
         switch line.input {
         case .prompt(let prompt): ids = model.encode(prompt)
         case .tokens(let tokens): ids = tokens
-        case .messages(let messages): ids = model.encode(try model.renderChat(messages))
+        case .messages(let messages): ids = model.encode(try model.renderChat(messages, []))
         }
         var request = GenerationRequest(id: id, promptTokenIDs: ids, sampling: line.sampling, maxTokens: line.maxTokens,
                                         minTokens: line.minTokens, stopTokenIDs: line.stopTokenIDs, stopStrings: line.stop,

@@ -68,13 +68,14 @@ struct ModelOptions: ParsableArguments {
         guard isSynthetic else {
             let text = try loadTextModel()
             return LoadedModel(pipeline: DecoderPipelineModel(text, name: (resolvedPath as NSString).lastPathComponent),
-                               encode: { text.encode($0) }, renderChat: { try text.renderChat($0) },
+                               encode: { text.encode($0) }, renderChat: { try text.renderChat($0, tools: $1) },
+                               templateRendersTools: text.chatTemplateRendersTools,
                                tokenText: { (try? text.tokenizer.decode([$0])) ?? "" })
         }
         try CPUFeatures.requireCompiledFeatures()
         KernelThreads.configure(threads ?? KernelThreads.cores)
         let synthetic = SyntheticModel(spec: try SyntheticSpec(parsing: resolvedPath))
-        return LoadedModel(pipeline: synthetic, encode: { synthetic.encode($0) }, renderChat: { messages in
+        return LoadedModel(pipeline: synthetic, encode: { synthetic.encode($0) }, renderChat: { messages, _ in
             messages.map { message in
                 guard case .string(let content) = message.content else { return "\(message.role):\n" }
                 return "\(message.role): \(content)\n"
@@ -113,7 +114,8 @@ struct ModelOptions: ParsableArguments {
 struct LoadedModel: Sendable {
     let pipeline: any PipelineModel
     let encode: @Sendable (String) -> [Int32]
-    let renderChat: @Sendable ([ChatMessage]) throws -> String
+    let renderChat: @Sendable ([ChatMessage], [JinjaValue]) throws -> String
+    var templateRendersTools = false
     /// The text of one token (log-prob entries of the API).
     let tokenText: @Sendable (Int32) -> String
 }

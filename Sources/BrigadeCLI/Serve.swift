@@ -145,7 +145,7 @@ struct Serve: AsyncParsableCommand {
                 logger.notice("this server runs under mpirun: a rank that dies ends the job and its requests; start `brigade serve --transport mpi --hosts …` directly (not under mpirun) to have it supervise the pipeline and resume requests after a failure")
             }
             state.serve(ServedModel(name: name, engine: served.service, encode: loaded.encode, renderChat: loaded.renderChat,
-                                    tokenText: loaded.tokenText))
+                                    templateRendersTools: loaded.templateRendersTools, tokenText: loaded.tokenText))
             let shape = served.service.supervision.map { "\($0.stages) stage\($0.stages == 1 ? "" : "s") on \($0.hosts.joined(separator: ", ")), supervised" }
                 ?? "\(engine.pp) stage\(engine.pp == 1 ? "" : "s") over MPI"
             logger.info("serving \(name) on http://\(host):\(port) (\(shape)\(engine.usesMPI && engine.isSupervised ? " over MPI" : ""), pid \(getpid()))")

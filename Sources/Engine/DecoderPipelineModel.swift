@@ -1,3 +1,4 @@
+import Grammar
 import Model
 
 /// A Llama-family model file (GGUF or Hugging Face) as a pipeline model: each rank maps the file and builds only its
@@ -8,23 +9,29 @@ public struct DecoderPipelineModel: PipelineModel {
     public let eosTokenIDs: [Int32]
     private let detokenizer: @Sendable () -> any IncrementalDetokenizer
     private let encoder: (@Sendable (String) -> [Int32])?
+    private let vocabulary: (@Sendable () -> TokenVocabulary)?
 
     /// - Parameters:
     ///   - makeDetokenizer: makes a fresh streaming detokenizer for each request.
     ///   - encode: the tokenizer, for requests submitted as text (nil: token ids only).
+    ///   - makeVocabulary: the bytes of every token, for grammar-constrained output (nil: no grammars).
     public init(weights: ModelWeights, name: String = "model", eosTokenIDs: [Int32],
                 encode: (@Sendable (String) -> [Int32])? = nil,
+                makeVocabulary: (@Sendable () -> TokenVocabulary)? = nil,
                 makeDetokenizer: @escaping @Sendable () -> any IncrementalDetokenizer) {
         self.weights = weights
         self.name = name
         self.eosTokenIDs = eosTokenIDs
         encoder = encode
+        vocabulary = makeVocabulary
         detokenizer = makeDetokenizer
     }
 
     /// A text model (weights, tokenizer, end-of-sequence tokens) with its tokenizer's streaming detokenizer.
     public init(_ text: TextModel, name: String) {
-        self.init(weights: text.weights, name: name, eosTokenIDs: text.eosTokenIDs, encode: { text.encode($0) }) {
+        let vocabSize = text.weights.config.vocabSize
+        self.init(weights: text.weights, name: name, eosTokenIDs: text.eosTokenIDs, encode: { text.encode($0) },
+                  makeVocabulary: { TokenVocabulary(tokenizer: text.tokenizer, size: vocabSize) }) {
             TokenizerDetokenizer(text.makeDetokenizer())
         }
     }
@@ -65,6 +72,9 @@ public struct DecoderPipelineModel: PipelineModel {
     }
 
     public func makeDetokenizer() -> any IncrementalDetokenizer { detokenizer() }
+
+    public var hasTokenVocabulary: Bool { vocabulary != nil }
+    public func makeTokenVocabulary() -> TokenVocabulary? { vocabulary?() }
 
     public func encode(_ text: String) throws -> [Int32] {
         guard let encoder else {

@@ -58,7 +58,7 @@ extension InferenceEngine: GenerationService {
     public var limits: RequestLimits {
         RequestLimits(vocabSize: model.vocabSize, contextLength: contextLength, blockSize: options.blockSize,
                       blockCount: blockCount, window: kvLayout.window, windowBlockCount: windowBlockCount,
-                      maxBatchedTokens: options.maxBatchedTokens)
+                      maxBatchedTokens: options.maxBatchedTokens, supportsGrammars: model.hasTokenVocabulary)
     }
 
     public var unavailableReason: String? { failure }

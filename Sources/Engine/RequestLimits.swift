@@ -1,3 +1,5 @@
+import Grammar
+
 /// What a running pipeline can serve: the checks `submit` makes before a request enters the engine, as a value that
 /// can travel (a supervisor outside the pipeline checks requests with its pipeline's limits).
 public struct RequestLimits: Sendable, Equatable {
@@ -12,9 +14,11 @@ public struct RequestLimits: Sendable, Equatable {
     /// KV blocks of the sliding-window layers' pool (0 without one).
     public var windowBlockCount: Int
     public var maxBatchedTokens: Int
+    /// Whether the model's tokens have known bytes, so that grammars can constrain them.
+    public var supportsGrammars: Bool
 
     public init(vocabSize: Int, contextLength: Int, blockSize: Int, blockCount: Int, window: Int?, windowBlockCount: Int,
-                maxBatchedTokens: Int) {
+                maxBatchedTokens: Int, supportsGrammars: Bool = false) {
         self.vocabSize = vocabSize
         self.contextLength = contextLength
         self.blockSize = blockSize
@@ -22,6 +26,7 @@ public struct RequestLimits: Sendable, Equatable {
         self.window = window
         self.windowBlockCount = windowBlockCount
         self.maxBatchedTokens = maxBatchedTokens
+        self.supportsGrammars = supportsGrammars
     }
 
     /// Tokens the full KV pool holds.
@@ -44,6 +49,14 @@ public struct RequestLimits: Sendable, Equatable {
         }
         guard request.resumedTokenIDs.count < request.maxTokens else {
             throw invalid("max_tokens", "the request resumes after \(request.resumedTokenIDs.count) tokens but max_tokens is \(request.maxTokens)")
+        }
+        if let grammar = request.grammar {
+            guard supportsGrammars else {
+                throw invalid("grammar", "this model has no tokenizer vocabulary, so its output cannot follow a grammar or schema")
+            }
+            do { _ = try GrammarCache.shared.grammar(grammar) } catch {
+                throw invalid("grammar", "invalid grammar: \(error)")
+            }
         }
         let context = contextLength
         guard request.promptTokenIDs.count < context else {

@@ -32,6 +32,8 @@ final class RequestState {
     var inFlight = false
     /// Iteration of the last micro-batch that included this request (-1: never); for round-robin scheduling.
     var lastScheduled = -1
+    /// Where the output stands in the request's grammar (last rank only, made at the first constrained sample).
+    var grammar: GrammarCursor?
     /// Log-probs / logits the last rank produced for this request and has not sent yet.
     var unsentDiff = ResponseDiff()
     /// The request's random stream; token `n` is drawn from `SeededGenerator(seed:position: n)`.

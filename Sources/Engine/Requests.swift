@@ -36,6 +36,10 @@ public struct GenerationRequest: Sendable, Equatable {
     /// only what follows, so the stream continues exactly where it stopped (the random draw of token `n` depends only
     /// on the seed and `n`).
     public var resumedTokenIDs: [Int32] = []
+    /// A GBNF grammar (llama.cpp's format) the output must follow: on the sampling rank every token is drawn from
+    /// those the grammar allows next, and end-of-sequence only where the grammar may end. The server compiles JSON
+    /// schemas, regular expressions and choices into this form.
+    public var grammar: String?
 
     public init(id: String, promptTokenIDs: [Int32], sampling: SamplingParameters = .greedy, maxTokens: Int = 16,
                 minTokens: Int = 0, stopTokenIDs: [Int32] = [], stopStrings: [String] = [], ignoreEOS: Bool = false,

@@ -50,7 +50,7 @@ final class RequestChecker: Sendable {
             let template = try ChatTemplate(Self.chatML)
             var server = APIServer(model: ServedModel(
                 name: "fuzz", engine: engine, encode: { model.encode($0) },
-                renderChat: { try template.render(messages: $0, addGenerationPrompt: true) }, tokenText: { "t\($0)" }))
+                renderChat: { messages, _ in try template.render(messages: messages, addGenerationPrompt: true) }, tokenText: { "t\($0)" }))
             server.bodyLimit = 1 << 20
             server.maxPromptTokens = 400
             self.server = server

@@ -56,16 +56,21 @@ public struct TextModel: Sendable {
         tokenizer.encode(text, parseSpecial: parseSpecial)
     }
 
-    /// The prompt text of a conversation, rendered with the model's chat template.
-    public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) throws -> String {
+    /// The prompt text of a conversation, rendered with the model's chat template; `tools` (OpenAI function
+    /// definitions) are the template's `tools` variable when given.
+    public func renderChat(_ messages: [ChatMessage], tools: [JinjaValue] = [], addGenerationPrompt: Bool = true) throws -> String {
         guard let template else {
             throw ModelFileError(file: "model", location: "chat template", problem: "the model has no chat template; use a plain prompt")
         }
         let tokenText = { (id: Int32?) -> JinjaValue in id.flatMap { tokenizer.tokenString($0) }.map(JinjaValue.string) ?? .none }
         return try template.render(
             messages: messages, addGenerationPrompt: addGenerationPrompt,
-            context: ["bos_token": tokenText(tokenizer.specialTokens.bos), "eos_token": tokenText(tokenizer.specialTokens.eos)])
+            context: ["bos_token": tokenText(tokenizer.specialTokens.bos), "eos_token": tokenText(tokenizer.specialTokens.eos),
+                      "tools": tools.isEmpty ? .none : .array(tools)])
     }
+
+    /// Whether the chat template renders tool definitions (reads its `tools` variable).
+    public var chatTemplateRendersTools: Bool { chatTemplateSource?.contains("tools") ?? false }
 
     /// A fresh streaming detokenizer (special tokens left out).
     public func makeDetokenizer() -> StreamingDecoder { StreamingDecoder(tokenizer: tokenizer) }

@@ -161,7 +161,7 @@ struct ParsedRequest: Sendable {
     /// `messages` rendered with the model's chat template.
     static func render(_ messages: [ChatMessage], served: ServedModel) throws(APIError) -> String {
         do {
-            return try served.renderChat(messages)
+            return try served.renderChat(messages, [])
         } catch {
             throw .invalid("messages", "the model's chat template rejected the messages: \(error)")
         }

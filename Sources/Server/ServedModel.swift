@@ -11,17 +11,21 @@ public struct ServedModel: Sendable {
     /// What runs the requests: an engine in this process, or a supervisor of a pipeline elsewhere.
     public let engine: any GenerationService
     public let encode: @Sendable (String) -> [Int32]
-    public let renderChat: @Sendable ([ChatMessage]) throws -> String
+    /// The chat template: messages and tool definitions (OpenAI's function objects) to prompt text.
+    public let renderChat: @Sendable ([ChatMessage], [JinjaValue]) throws -> String
+    /// Whether the template renders tool definitions itself; otherwise the server describes them in a system message.
+    public let templateRendersTools: Bool
     /// The text of one token (for log-prob entries).
     public let tokenText: @Sendable (Int32) -> String
 
     public init(name: String, engine: any GenerationService, encode: @escaping @Sendable (String) -> [Int32],
-                renderChat: @escaping @Sendable ([ChatMessage]) throws -> String,
+                renderChat: @escaping @Sendable ([ChatMessage], [JinjaValue]) throws -> String, templateRendersTools: Bool = false,
                 tokenText: @escaping @Sendable (Int32) -> String) {
         self.name = name
         self.engine = engine
         self.encode = encode
         self.renderChat = renderChat
+        self.templateRendersTools = templateRendersTools
         self.tokenText = tokenText
     }
 

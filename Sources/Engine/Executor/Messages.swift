@@ -204,6 +204,8 @@ extension GenerationRequest {
         w.write(ignoreEOS)
         w.write(returnLogits)
         w.write(resumedTokenIDs)
+        w.write(grammar != nil)
+        w.write(grammar ?? "")
     }
 
     /// Reads a request written by `encode(into:)`.
@@ -232,5 +234,8 @@ extension GenerationRequest {
                   stopTokenIDs: stopTokens, stopStrings: stopStrings, ignoreEOS: try r.readBool(),
                   returnLogits: try r.readBool())
         resumedTokenIDs = try r.readInt32s()
+        let constrained = try r.readBool()
+        let grammar = try r.readString()
+        self.grammar = constrained ? grammar : nil
     }
 }

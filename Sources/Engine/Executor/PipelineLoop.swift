@@ -48,6 +48,8 @@ final class PipelineLoop {
     var countSends: SendSlots
     var activationSends: SendSlots
     var clients = ClientBook()
+    /// Grammar indexes over the vocabulary (used by the last rank's sampler only).
+    let grammars: GrammarBook
     /// Most micro-batches in flight: the slot count `M` (`pp` in sync mode).
     let slotLimit: Int
     let started = DispatchTime.now().uptimeNanoseconds
@@ -72,6 +74,7 @@ final class PipelineLoop {
         scheduler = Scheduler(maxBatchedTokens: options.maxBatchedTokens, maxSequences: options.maxSequences,
                               stages: setup.size)
         statistics = StageStatistics(rank: setup.rank, layers: setup.layers)
+        grammars = GrammarBook(makeVocabulary: { [model = setup.model] in model.makeTokenVocabulary() })
         slotLimit = options.slotCount(stages: setup.size)
         planSends = SendSlots(count: slotLimit)
         countSends = SendSlots(count: slotLimit)
@@ -204,16 +207,12 @@ final class PipelineLoop {
                                   + "\(sampling.count) rows of \(vocab)")
         }
         var entries: [SampleState.Entry] = []
-        logits.withUnsafeBufferPointer { all in
+        try logits.withUnsafeBufferPointer { all in
             for (row, arrival) in sampling.enumerated() {
                 guard let state = table.requests[arrival] else { continue }
                 let rowLogits = UnsafeBufferPointer(rebasing: all[row * vocab..<(row + 1) * vocab])
-                let parameters = state.request.sampling
-                var generator = state.nextTokenGenerator
-                let token = Sampler.sample(logits: rowLogits, parameters: parameters, seen: state.seen,
-                                           generatedCounts: state.generatedCounts, suppressed: state.suppressedTokens,
-                                           generator: &generator)
-                if parameters.logprobs != nil { state.unsentDiff.logprobs.append(token) }
+                let token = try sampleToken(for: state, logits: rowLogits)
+                if state.request.sampling.logprobs != nil { state.unsentDiff.logprobs.append(token) }
                 if state.request.returnLogits { state.unsentDiff.logits.append(Array(rowLogits)) }
                 entries.append(SampleState.Entry(token: token.tokenID, diff: state.unsentDiff))
                 state.unsentDiff = ResponseDiff()

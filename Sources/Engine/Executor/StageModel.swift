@@ -1,3 +1,4 @@
+import Grammar
 import Model
 
 /// One rank's compute: a contiguous range of a model's layers, with the token embedding on the first stage and the
@@ -76,10 +77,17 @@ public protocol PipelineModel: Sendable {
 
     /// Token ids of `text` (special tokens recognised), for requests submitted as text.
     func encode(_ text: String) throws -> [Int32]
+
+    /// Whether `makeTokenVocabulary()` returns a vocabulary (cheap; checked when requests are validated).
+    var hasTokenVocabulary: Bool { get }
+    /// The bytes of every token, for grammar-constrained sampling (built once, on the sampling rank). Default: none.
+    func makeTokenVocabulary() -> TokenVocabulary?
 }
 
 extension PipelineModel {
     public var slidingWindow: SlidingWindow? { nil }
+    public var hasTokenVocabulary: Bool { false }
+    public func makeTokenVocabulary() -> TokenVocabulary? { nil }
 
     public func makeStage(rank: Int, stageCount: Int, layers: Range<Int>, blockSize: Int, blockCount: Int,
                           windowBlockCount: Int) throws -> any StageModel {

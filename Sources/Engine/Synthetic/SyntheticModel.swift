@@ -1,3 +1,4 @@
+import Grammar
 import Model
 
 /// A pipeline model without model compute, for testing and benchmarking the executor: each stage sleeps a configured
@@ -59,6 +60,13 @@ public struct SyntheticModel: PipelineModel {
 
     /// A detokenizer that renders token `t` as `"t<t> "`.
     public func makeDetokenizer() -> any IncrementalDetokenizer { SyntheticDetokenizer() }
+
+    /// Token `t` is the text `"t<t> "` (as the detokenizer renders it); the end-of-sequence id has no text.
+    public var hasTokenVocabulary: Bool { true }
+    public func makeTokenVocabulary() -> TokenVocabulary? {
+        TokenVocabulary(tokens: (0..<spec.vocabSize).map { $0 == spec.vocabSize - 1 ? nil : Array("t\($0) ".utf8) },
+                        size: spec.vocabSize)
+    }
 
     /// Token ids for a text prompt: its UTF-8 bytes, each modulo `vocabSize - 1` so never the end-of-sequence id.
     public func encode(_ text: String) -> [Int32] {

@@ -24,6 +24,8 @@ public struct SampledToken: Sendable, Equatable {
     }
 }
 
+import Grammar
+
 /// Picks next tokens from logits rows. Stateless: penalties read the token counts passed in, randomness comes from the
 /// caller's per-request generator, so the same inputs always give the same token on any rank.
 public enum Sampler {
@@ -32,9 +34,12 @@ public enum Sampler {
     ///   - seen: tokens of the prompt and output so far (for the repetition penalty).
     ///   - generatedCounts: how often each token was generated so far (presence / frequency penalties).
     ///   - suppressed: tokens that must not be chosen (e.g. stop tokens before `min_tokens`).
+    ///   - allowed: when set, the only tokens that may be chosen (a grammar's mask): the others' scores are -infinity
+    ///     before temperature and filtering, so the draw is from the model's distribution restricted to them.
     public static func sample(
         logits: UnsafeBufferPointer<Float>, parameters p: SamplingParameters, seen: Set<Int32>,
-        generatedCounts: [Int32: Int], suppressed: Set<Int32> = [], generator: inout SeededGenerator
+        generatedCounts: [Int32: Int], suppressed: Set<Int32> = [], allowed: TokenMask? = nil,
+        generator: inout SeededGenerator
     ) -> SampledToken {
         let vocab = logits.count
         var scores = [Float](logits)
@@ -50,6 +55,7 @@ public enum Sampler {
             }
         }
         for token in suppressed where Int(token) < vocab { scores[Int(token)] = -.infinity }
+        allowed?.apply(to: &scores)
         let chosen: Int
         if p.temperature == 0 {
             chosen = argmax(scores)

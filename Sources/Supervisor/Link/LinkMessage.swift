@@ -96,10 +96,13 @@ struct RankCounters: Sendable, Equatable {
         }
         w.write(e.forwardSeconds)
         let s = stage
-        for value in [s.rank, s.layers.lowerBound, s.layers.upperBound, s.iterations, s.microBatches, s.tokens, s.inFlight, s.maxInFlight] {
+        for value in [s.rank, s.layers.lowerBound, s.layers.upperBound, s.iterations, s.microBatches, s.tokens, s.inFlight, s.maxInFlight,
+                      s.grammarMasks] {
             w.write(value)
         }
-        for value in [s.forwardSeconds, s.upstreamWaitSeconds, s.relayWaitSeconds, s.idleSeconds, s.wallSeconds] { w.write(value) }
+        for value in [s.forwardSeconds, s.upstreamWaitSeconds, s.relayWaitSeconds, s.idleSeconds, s.wallSeconds, s.grammarSeconds] {
+            w.write(value)
+        }
     }
 
     init(engine: EngineStatistics, stage: StageStatistics) {
@@ -119,9 +122,9 @@ struct RankCounters: Sendable, Equatable {
         guard lower <= upper else { throw WireError(message: "a stage's layers \(lower)..<\(upper)") }
         var s = StageStatistics(rank: rank, layers: lower..<upper)
         s.iterations = try r.readInt(); s.microBatches = try r.readInt(); s.tokens = try r.readInt()
-        s.inFlight = try r.readInt(); s.maxInFlight = try r.readInt()
+        s.inFlight = try r.readInt(); s.maxInFlight = try r.readInt(); s.grammarMasks = try r.readInt()
         s.forwardSeconds = try r.readDouble(); s.upstreamWaitSeconds = try r.readDouble(); s.relayWaitSeconds = try r.readDouble()
-        s.idleSeconds = try r.readDouble(); s.wallSeconds = try r.readDouble()
+        s.idleSeconds = try r.readDouble(); s.wallSeconds = try r.readDouble(); s.grammarSeconds = try r.readDouble()
         stage = s
     }
 }
@@ -129,13 +132,14 @@ struct RankCounters: Sendable, Equatable {
 extension RequestLimits {
     func encode(into w: inout WireWriter) {
         for value in [vocabSize, contextLength, blockSize, blockCount, window ?? -1, windowBlockCount, maxBatchedTokens] { w.write(value) }
+        w.write(supportsGrammars)
     }
 
     init(from r: inout WireReader) throws(WireError) {
         let vocab = try r.readInt(), context = try r.readInt(), blockSize = try r.readInt(), blocks = try r.readInt()
         let window = try r.readInt()
         self.init(vocabSize: vocab, contextLength: context, blockSize: blockSize, blockCount: blocks, window: window < 0 ? nil : window,
-                  windowBlockCount: try r.readInt(), maxBatchedTokens: try r.readInt())
+                  windowBlockCount: try r.readInt(), maxBatchedTokens: try r.readInt(), supportsGrammars: try r.readBool())
     }
 }
 
