@@ -6,7 +6,10 @@
 /// **uncertain** — those that finish the position's rule partway and so depend on the rest of the stack. A state's
 /// mask is then the union over its stacks of the accepted set plus the uncertain tokens that the full stack accepts,
 /// checked in sorted order so that tokens sharing a prefix share its matching and a dead prefix skips all of them.
-/// Masks are also cached by state: the states inside one JSON string, say, repeat token after token.
+///
+/// Every walk runs on interned states with a lazily filled transition table (a DFA built as it is explored), so a
+/// byte costs an array read once its transition is known: the trie of a 262k-token vocabulary is walked in
+/// milliseconds. Masks are also cached by state: the states inside one JSON string repeat token after token.
 ///
 /// Not thread-safe: each engine's sampling thread owns its indexes.
 public final class GrammarIndex {
@@ -14,9 +17,12 @@ public final class GrammarIndex {
     public let vocabulary: TokenVocabulary
     let arena = StackArena()
     private var positions: [Int32: PositionTokens] = [:]
-    private var masks: [MatchState: TokenMask] = [:]
+    private var dfa = StateTable()
+    private var masks: [Int32: TokenMask] = [:]
     /// Masks kept per index (each is `vocabulary.size / 8` bytes).
     public static let maskCacheLimit = 512
+    /// Interned states kept before the table starts over (each costs a 1 KiB transition row).
+    static let stateLimit = 1 << 16
 
     struct PositionTokens {
         var accepted: TokenMask
@@ -40,32 +46,55 @@ public final class GrammarIndex {
 
     /// The state after `bytes`, or nil if the grammar does not allow them.
     public func advance(_ state: MatchState, bytes: some Sequence<UInt8>) -> MatchState? {
-        var current = state
+        startOverIfFull()
+        var id = dfa.intern(state)
         for byte in bytes {
-            current = grammar.advance(current, byte, arena: arena)
-            if current.stacks.isEmpty && !current.canEnd { return nil }
+            id = step(id, byte)
+            if id == StateTable.dead { return nil }
         }
-        return current
+        return dfa.states[Int(id)]
     }
 
     /// The tokens `state` allows next (end-of-sequence tokens are the caller's: allow them when `state.canEnd`).
     public func mask(for state: MatchState) -> TokenMask {
-        if let cached = masks[state] { return cached }
+        startOverIfFull()
+        let id = dfa.intern(state)
+        if let cached = masks[id] { return cached }
         var mask = TokenMask(count: vocabulary.size)
         var seenPositions = Set<Int32>()
         for stack in state.stacks {
             let position = arena.positions[Int(stack)]
             let tokens = positionTokens(position)
             if seenPositions.insert(position).inserted { mask.formUnion(tokens.accepted) }
-            addUncertain(tokens.uncertain, from: MatchState(stacks: [stack], canEnd: false), to: &mask)
+            addUncertain(tokens.uncertain, from: dfa.intern(MatchState(stacks: [stack], canEnd: false)), to: &mask)
         }
         if masks.count >= Self.maskCacheLimit { masks.removeAll(keepingCapacity: true) }
-        masks[state] = mask
+        masks[id] = mask
         return mask
     }
 
     /// Number of grammar positions whose token sets have been found so far.
     public var indexedPositions: Int { positions.count }
+
+    // MARK: The transition table
+
+    /// The state after `byte` from state `id` (`StateTable.dead` when nothing is left: no stack, no end, no
+    /// unknown stack reached).
+    @inline(__always) private func step(_ id: Int32, _ byte: UInt8) -> Int32 {
+        let known = dfa.transitions[Int(id) << 8 | Int(byte)]
+        if known != StateTable.unknown { return known }
+        let next = grammar.advance(dfa.states[Int(id)], byte, arena: arena)
+        let target = next.stacks.isEmpty && !next.canEnd && !next.reachedBottom ? StateTable.dead : dfa.intern(next)
+        dfa.transitions[Int(id) << 8 | Int(byte)] = target
+        return target
+    }
+
+    private func startOverIfFull() {
+        if dfa.states.count > Self.stateLimit {
+            dfa = StateTable()
+            masks.removeAll()
+        }
+    }
 
     // MARK: Per-position token sets
 
@@ -81,20 +110,25 @@ public final class GrammarIndex {
         let v = vocabulary
         var accepted = TokenMask(count: v.size)
         var uncertain: [Int32] = []
-        var states = [MatchState](repeating: MatchState(stacks: [], canEnd: false), count: 1)
+        let start = dfa.intern(MatchState(stacks: [arena.node(position, StackArena.bottom)], canEnd: false))
+        var states: [Int32] = [start]
         var sticky = [false]  // a path reached the unknown stack before this depth's byte
-        states[0] = MatchState(stacks: [arena.node(position, StackArena.bottom)], canEnd: false)
         var node = 1
         while node < v.nodeCount {
             let depth = Int(v.nodeDepth[node])
-            let next = grammar.advance(states[depth - 1], v.nodeByte[node], arena: arena)
             let reachedBefore = sticky[depth - 1]
-            let live = !next.stacks.isEmpty
-            if !live && !next.reachedBottom && !reachedBefore {
-                node = Int(v.nodeSkip[node])  // every token below is rejected
+            let next = step(states[depth - 1], v.nodeByte[node])
+            if next == StateTable.dead {
+                if !reachedBefore {
+                    node = Int(v.nodeSkip[node])  // every token below is rejected
+                    continue
+                }
+                for k in v.nodeFirst[node]..<v.nodeSubtreeEnd[node] { uncertain.append(k) }
+                node = Int(v.nodeSkip[node])
                 continue
             }
-            let exactAccepted = live || next.reachedBottom
+            let live = dfa.live[Int(next)], reachedNow = dfa.reachedBottom[Int(next)]
+            let exactAccepted = live || reachedNow
             for k in v.nodeFirst[node]..<v.nodeLast[node] {
                 if exactAccepted { accepted.insert(Int(v.sorted[Int(k)])) } else { uncertain.append(k) }
             }
@@ -106,20 +140,20 @@ public final class GrammarIndex {
             }
             if states.count <= depth {
                 states.append(next)
-                sticky.append(reachedBefore || next.reachedBottom)
+                sticky.append(reachedBefore || reachedNow)
             } else {
                 states[depth] = next
-                sticky[depth] = reachedBefore || next.reachedBottom
+                sticky[depth] = reachedBefore || reachedNow
             }
             node += 1
         }
         return PositionTokens(accepted: accepted, uncertain: uncertain)
     }
 
-    /// Adds the tokens of `uncertain` (sorted indices) that `start` accepts.
-    private func addUncertain(_ uncertain: [Int32], from start: MatchState, to mask: inout TokenMask) {
+    /// Adds the tokens of `uncertain` (sorted indices) that state `start` accepts.
+    private func addUncertain(_ uncertain: [Int32], from start: Int32, to mask: inout TokenMask) {
         let v = vocabulary
-        var states: [MatchState] = [start]
+        var states: [Int32] = [start]
         var previous: ArraySlice<UInt8> = []
         var i = 0
         while i < uncertain.count {
@@ -131,8 +165,8 @@ public final class GrammarIndex {
             states.removeSubrange((depth + 1)...)
             var dead = false
             while depth < bytes.count {
-                let next = grammar.advance(states[depth], bytes[bytes.startIndex + depth], arena: arena)
-                if next.stacks.isEmpty && !next.canEnd {
+                let next = step(states[depth], bytes[bytes.startIndex + depth])
+                if next == StateTable.dead {
                     dead = true
                     break
                 }
@@ -150,5 +184,29 @@ public final class GrammarIndex {
             i += 1
             while i < uncertain.count, v.bytes(of: v.sorted[Int(uncertain[i])]).starts(with: deadPrefix) { i += 1 }
         }
+    }
+}
+
+/// Match states interned to small integers, with a transition row of 256 entries each, filled as bytes are tried.
+struct StateTable {
+    static let unknown: Int32 = -1
+    static let dead: Int32 = -2
+
+    private(set) var states: [MatchState] = []
+    private var ids: [MatchState: Int32] = [:]
+    var transitions: [Int32] = []
+    /// Per state: it has stacks (more bytes can follow), and it reached the unknown stack below.
+    private(set) var live: [Bool] = []
+    private(set) var reachedBottom: [Bool] = []
+
+    mutating func intern(_ state: MatchState) -> Int32 {
+        if let id = ids[state] { return id }
+        let id = Int32(states.count)
+        states.append(state)
+        ids[state] = id
+        live.append(!state.stacks.isEmpty)
+        reachedBottom.append(state.reachedBottom)
+        transitions.append(contentsOf: repeatElement(Self.unknown, count: 256))
+        return id
     }
 }
