@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "BrigadeCLI",
             dependencies: [
-                "Engine", "Transport", "Supervisor", "Server", "ChatTemplates", "ServingBenchmark", "Charts",
+                "Engine", "Transport", "Supervisor", "Server", "ChatTemplates", "Grammar", "ServingBenchmark", "Charts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

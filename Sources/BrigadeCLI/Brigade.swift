@@ -16,6 +16,6 @@ struct Brigade: AsyncParsableCommand {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks.",
-        subcommands: [BenchServe.self, BenchSweep.self, BenchModel.self, BenchKernels.self, BenchPipeline.self]
+        subcommands: [BenchServe.self, BenchSweep.self, BenchModel.self, BenchKernels.self, BenchPipeline.self, BenchGrammar.self]
     )
 }

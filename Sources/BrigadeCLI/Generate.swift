@@ -119,6 +119,7 @@ struct Session {
         var request = GenerationRequest(id: id, promptTokenIDs: ids, sampling: line.sampling, maxTokens: line.maxTokens,
                                         minTokens: line.minTokens, stopTokenIDs: line.stopTokenIDs, stopStrings: line.stop,
                                         ignoreEOS: line.ignoreEOS)
+        request.grammar = line.grammar
         request.maxTokens = min(request.maxTokens, max(1, engine.contextLength - ids.count))
         do {
             try engine.validate(request)

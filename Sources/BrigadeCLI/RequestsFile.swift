@@ -1,6 +1,7 @@
 import ChatTemplates
 import Engine
 import Foundation
+import Grammar
 import Model
 
 /// One line of a `--requests` JSONL file: a prompt or a conversation, plus any sampling field of the CLI.
@@ -19,13 +20,15 @@ struct RequestLine {
     var stop: [String]
     var stopTokenIDs: [Int32]
     var ignoreEOS: Bool
-
+    /// GBNF the output must follow (from "grammar", or "json_schema" compiled).
+    var grammar: String? = nil
 }
 
 extension RequestLine {
     static let fields: Set<String> = [
         "prompt", "messages", "max_tokens", "temperature", "top_k", "top_p", "min_p", "seed", "stop", "logprobs",
         "presence_penalty", "frequency_penalty", "repetition_penalty", "ignore_eos", "min_tokens", "stop_token_ids",
+        "grammar", "json_schema",
     ]
 
     /// Parses line `number` of `file`, starting from the command line's defaults.
@@ -110,6 +113,20 @@ extension RequestLine {
         case nil: ignoreEOS = defaults.ignoreEos
         case .bool(let b)?: ignoreEOS = b
         default: throw fail("\"ignore_eos\" must be true or false")
+        }
+        switch (object["grammar"], object["json_schema"]) {
+        case (nil, nil): break
+        case (.string(let gbnf)?, nil): grammar = gbnf
+        case (nil, .some):
+            // Read again in order: the schema's property order is the output's.
+            do {
+                let schema = try JSONValue(parsing: line)["json_schema"]!
+                grammar = try JSONSchemaGrammar.gbnf(schema: schema.text)
+            } catch {
+                throw fail("\"json_schema\": \(error)")
+            }
+        case (.some, .some): throw fail("give \"grammar\" or \"json_schema\", not both")
+        default: throw fail("\"grammar\" must be a string of GBNF")
         }
     }
 

@@ -345,3 +345,9 @@ private struct JSONReader {
         return .double(d)
     }
 }
+
+extension JinjaValue {
+    /// The value as JSON text the way Python's `json.dumps(value)` writes it (`", "` and `": "` separators, keys in
+    /// order); nil for values JSON cannot hold (macros, undefined).
+    public var jsonText: String? { try? JSONWriter.encode(self, options: JSONOptions()) }
+}

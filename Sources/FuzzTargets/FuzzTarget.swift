@@ -1,6 +1,7 @@
 import ChatTemplates
 import Engine
 import Foundation
+import Grammar
 import Model
 import Server
 import Tokenization
@@ -22,6 +23,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case chatTemplate = "chat-template"
     /// A body sent to `/v1/chat/completions` or `/v1/completions` (the first byte picks which: odd is chat).
     case request
+    /// A GBNF grammar, compiled, then matched against its own text and masked over a small vocabulary.
+    case gbnf
+    /// A JSON schema, compiled to GBNF and to a grammar (regular-expression patterns included).
+    case jsonSchema = "json-schema"
 
     /// The result of one input.
     public enum Outcome: Sendable, Equatable {
@@ -39,6 +44,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             case .tokenizer: try Self.loadTokenizer(input)
             case .chatTemplate: try Self.renderTemplate(input)
             case .request: try Self.decodeRequest(input)
+            case .gbnf: try Self.compileGrammar(input)
+            case .jsonSchema: try Self.compileSchema(input)
             }
             return .accepted
         } catch {
@@ -124,3 +131,30 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     ]
 }
 
+extension FuzzTarget {
+    /// A vocabulary of single bytes, JSON pieces and words, for masking what fuzzed grammars allow.
+    static let fuzzVocabulary = TokenVocabulary(
+        tokens: (0..<256).map { [UInt8($0)] } + ["{\"", "\":", "\",", "true", "null", "  ", "\n", "ab", "é", "😀"].map { Array($0.utf8) },
+        size: 270)
+
+    static func compileGrammar(_ input: Data) throws {
+        let grammar = try Grammar(gbnf: String(decoding: input, as: UTF8.self))
+        exercise(grammar, probe: Array(input.prefix(64)))
+    }
+
+    static func compileSchema(_ input: Data) throws {
+        let gbnf = try JSONSchemaGrammar.gbnf(schema: String(decoding: input, as: UTF8.self))
+        exercise(try Grammar(gbnf: gbnf), probe: Array(input.prefix(64)))
+    }
+
+    /// Walks a few bytes through the grammar, taking the masks of the states met.
+    static func exercise(_ grammar: Grammar, probe: [UInt8]) {
+        let index = GrammarIndex(grammar: grammar, vocabulary: fuzzVocabulary)
+        var state = index.initialState()
+        for byte in probe {
+            _ = index.mask(for: state)
+            guard let next = index.advance(state, bytes: [byte]) else { break }
+            state = next
+        }
+    }
+}

@@ -79,7 +79,7 @@ struct Call: Sendable {
             var choice: [String: Any] = ["index": index, "finish_reason": result.finishReason.rawValue,
                                          "logprobs": parsed.wantsLogprobs ? logprobs(result.logprobs, textOffset: &textOffset) : NSNull()]
             switch parsed.kind {
-            case .chat: choice["message"] = ["role": "assistant", "content": result.text]
+            case .chat: (choice["message"], choice["finish_reason"]) = assistantMessage(result)
             case .completion: choice["text"] = echoedPrompt + result.text
             }
             return choice
@@ -141,6 +141,7 @@ struct Call: Sendable {
             var results = streams.indices.map { GenerationResult(requestID: "\(call.id)-\($0)") }
             var firstTokens = [ContinuousClock.Instant?](repeating: nil, count: streams.count)
             var textOffsets = [Int](repeating: call.echoedPrompt.unicodeScalars.count, count: streams.count)
+            var toolStreams = [ToolCallStream?](repeating: call.parsed.structured.parsesToolCalls ? ToolCallStream() : nil, count: streams.count)
             var note: String?
             do {
                 var opened = [Bool](repeating: false, count: streams.count)
@@ -159,11 +160,10 @@ struct Call: Sendable {
                         if firstTokens[index] == nil && !output.newTokenIDs.isEmpty { firstTokens[index] = .now }
                         results[index].append(output)
                         let logprobs: Any = call.parsed.wantsLogprobs ? call.logprobs(output.logprobs, textOffset: &textOffsets[index]) : NSNull()
-                        let reason: Any = output.finishReason?.rawValue ?? NSNull()
-                        let chunk = call.parsed.kind == .chat
-                            ? call.chunk(index, delta: output.textDelta.isEmpty ? [:] : ["content": output.textDelta], logprobs: logprobs, finishReason: reason)
-                            : call.chunk(index, text: output.textDelta, logprobs: logprobs, finishReason: reason)
-                        try await writer.write(call.event(chunk))
+                        let chunks = call.parsed.kind == .chat
+                            ? call.chatChunks(output, index: index, logprobs: logprobs, tools: &toolStreams[index])
+                            : [call.chunk(index, text: output.textDelta, logprobs: logprobs, finishReason: output.finishReason?.rawValue ?? NSNull())]
+                        for chunk in chunks { try await writer.write(call.event(chunk)) }
                     }
                 } catch let error as EngineError {
                     note = "failed: \(error)"

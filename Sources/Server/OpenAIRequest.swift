@@ -1,12 +1,15 @@
 import ChatTemplates
 import Engine
 import Foundation
+import Grammar
 import Model
 
 /// Reads a JSON object's fields with OpenAI's rules, turning every type or range problem into an `APIError` that
 /// names the field.
 struct Fields {
     let object: [String: Any]
+    /// The JSON text the fields came from (top level only), for fields whose key order matters (schemas).
+    let body: Data?
 
     init(body: Data, limit: Int) throws(APIError) {
         guard body.count <= limit else {
@@ -16,6 +19,7 @@ struct Fields {
             throw APIError(.badRequest, "the request body is not a JSON object")
         }
         self.object = object
+        self.body = body
     }
 
     /// JSON `true`/`false` arrive as NSNumbers too; their Objective-C type is `char`.
@@ -87,15 +91,21 @@ struct ParsedRequest: Sendable {
     var echo: Bool
     /// Chat: `logprobs: true` with `top_logprobs`; completions: `logprobs: K`.
     var wantsLogprobs: Bool
+    /// The output's required form (grammar) and the tools whose calls are parsed from it.
+    var structured = StructuredOutput.none
 
     init(_ fields: Fields, kind: Kind, model served: ServedModel) throws(APIError) {
         self.kind = kind
         model = try Self.modelName(fields, served: served)
         switch kind {
         case .chat:
-            promptText = try Self.render(try Self.messages(fields), served: served)
+            structured = try Self.structuredOutput(fields)
+            let input = structured.templateInput(try Self.messages(fields), templateRendersTools: served.templateRendersTools)
+            promptText = try Self.render(input.messages, tools: input.tools, served: served)
             promptTokenIDs = served.encode(promptText)
         case .completion:
+            structured = try Self.structuredOutput(fields)
+            if !structured.tools.isEmpty { throw .invalid("tools", "tools are for /v1/chat/completions; completions take a plain prompt") }
             if let text = try? fields.string("prompt") {
                 promptText = text
                 promptTokenIDs = served.encode(text)
@@ -146,6 +156,14 @@ struct ParsedRequest: Sendable {
         template = GenerationRequest(id: "", promptTokenIDs: promptTokenIDs, sampling: sampling, maxTokens: maxTokens,
                                      minTokens: minTokens, stopTokenIDs: (try fields.integers("stop_token_ids") ?? []).map { Int32(clamping: $0) },
                                      stopStrings: try fields.strings("stop"), ignoreEOS: try fields.bool("ignore_eos") ?? false)
+        template.grammar = structured.grammar
+    }
+
+    /// The output-form and tool fields, read from the body in order (a schema's property order is the output's).
+    static func structuredOutput(_ fields: Fields) throws(APIError) -> StructuredOutput {
+        let keys = StructuredOutput.grammarFields + ["tools", "tool_choice", "parallel_tool_calls"]
+        guard keys.contains(where: fields.has) else { return .none }
+        return try StructuredOutput(body: try fields.orderedBody())
     }
 
     /// The `model` field, which must name the served model when given.
@@ -159,9 +177,9 @@ struct ParsedRequest: Sendable {
     }
 
     /// `messages` rendered with the model's chat template.
-    static func render(_ messages: [ChatMessage], served: ServedModel) throws(APIError) -> String {
+    static func render(_ messages: [ChatMessage], tools: [JinjaValue] = [], served: ServedModel) throws(APIError) -> String {
         do {
-            return try served.renderChat(messages, [])
+            return try served.renderChat(messages, tools)
         } catch {
             throw .invalid("messages", "the model's chat template rejected the messages: \(error)")
         }
@@ -196,9 +214,10 @@ struct ParsedRequest: Sendable {
             guard let message = item as? [String: Any], let role = message["role"] as? String else {
                 throw .invalid("messages[\(index)]", "messages[\(index)] must be an object with a string role")
             }
+            let extra = try toolFields(message, index: index)
             switch message["content"] {
             case let text as String:
-                messages.append(ChatMessage(role: role, content: .string(text)))
+                messages.append(ChatMessage(role: role, content: .string(text), fields: extra))
             case let parts as [Any]:
                 var text = ""
                 for part in parts {
@@ -207,9 +226,9 @@ struct ParsedRequest: Sendable {
                     }
                     text += piece
                 }
-                messages.append(ChatMessage(role: role, content: .string(text)))
+                messages.append(ChatMessage(role: role, content: .string(text), fields: extra))
             case nil, is NSNull:
-                messages.append(ChatMessage(role: role, content: .none))
+                messages.append(ChatMessage(role: role, content: .none, fields: extra))
             default:
                 throw .invalid("messages[\(index)].content", "content must be a string or a list of text parts")
             }
@@ -219,5 +238,44 @@ struct ParsedRequest: Sendable {
 }
 
 extension Fields {
-    init(object: [String: Any]) { self.object = object }
+    init(object: [String: Any]) {
+        self.object = object
+        body = nil
+    }
+
+    /// The body as an ordered JSON value, for fields whose key order matters (schemas, tool definitions).
+    func orderedBody() throws(APIError) -> JSONValue {
+        guard let body else { throw APIError(.badRequest, "the request body is missing") }
+        do { return try JSONValue(parsing: String(decoding: body, as: UTF8.self)) } catch {
+            throw APIError(.badRequest, "the request body is not valid JSON: \(error)")
+        }
+    }
+}
+
+extension ParsedRequest {
+    /// A message's tool fields for the template: an assistant's `tool_calls` (arguments parsed into objects, as
+    /// Hugging Face templates expect), a tool result's `tool_call_id`, and `name`.
+    static func toolFields(_ message: [String: Any], index: Int) throws(APIError) -> JinjaDictionary {
+        var fields = JinjaDictionary()
+        if let calls = message["tool_calls"], !(calls is NSNull) {
+            guard let list = calls as? [[String: Any]] else {
+                throw .invalid("messages[\(index)].tool_calls", "tool_calls must be a list of {id, type, function: {name, arguments}}")
+            }
+            fields["tool_calls"] = .array(try list.enumerated().map { n, call throws(APIError) -> JinjaValue in
+                guard let function = call["function"] as? [String: Any], let name = function["name"] as? String else {
+                    throw .invalid("messages[\(index)].tool_calls[\(n)]", "a tool call needs function.name and function.arguments")
+                }
+                let text = function["arguments"] as? String ?? "{}"
+                guard let arguments = try? JinjaValue(parsingJSON: text) else {
+                    throw .invalid("messages[\(index)].tool_calls[\(n)].function.arguments", "the arguments are not JSON: \(text)")
+                }
+                return .dictionary(["id": .string(call["id"] as? String ?? "call_\(n)"), "type": "function",
+                                    "function": .dictionary(["name": .string(name), "arguments": arguments])])
+            })
+        }
+        for key in ["tool_call_id", "name"] {
+            if let value = message[key] as? String { fields[key] = .string(value) }
+        }
+        return fields
+    }
 }

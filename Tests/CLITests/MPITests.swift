@@ -66,6 +66,39 @@ import Testing
         #expect(cachedTokens(mixed) >= 16 * 96, "\(mixed.stderr)")
     }
 
+    /// Greedy output under a JSON schema and under a GBNF grammar: the same tokens in one process at pp 1 to 4 and
+    /// over MPI, every output in its grammar.
+    @Test func grammarConstrainedOutputIsTheSameOverMPIAndForEveryStageCount() throws {
+        let schema = #"{"type": "object", "properties": {"name": {"type": "string", "maxLength": 24}, "age": {"type": "integer", "minimum": 0, "maximum": 120}, "languages": {"type": "array", "items": {"enum": ["English", "French", "German"]}, "maxItems": 2}}, "required": ["name", "age"]}"#
+        let file = try CLITests.temporaryFile((0..<12).map { i in
+            i % 3 == 2
+                ? #"{"prompt": "Question \#(i): is it raining? Answer:", "max_tokens": 8, "grammar": "root ::= \" yes\" | \" no\""}"#
+                : #"{"messages": [{"role": "user", "content": "Describe person number \#(i) as JSON."}], "max_tokens": \#(i == 4 ? 6 : 48), "json_schema": \#(schema)}"#
+        }.joined(separator: "\n"))
+        let arguments = ["generate", "--requests", file, "--json", "--temperature", "0", "--max-num-batched-tokens", "64"]
+        let reference = try CLITests.run(arguments + ["--pp", "1"])
+        #expect(reference.status == 0, "\(reference.stderr)")
+        let lines = reference.stdout.split(separator: "\n")
+        #expect(lines.count == 12)
+        for (i, line) in lines.enumerated() {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let text = try #require(object["text"] as? String)
+            if i % 3 == 2 {
+                #expect(text == " yes" || text == " no", "\(text)")
+            } else if i != 4 {
+                let answer = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+                #expect(answer?["name"] is String && answer?["age"] is Int, "\(text)")
+            }
+        }
+        for pp in 2...4 {
+            let local = try CLITests.run(arguments + ["--pp", "\(pp)", "--transport", "inprocess"])
+            #expect(local.stdout == reference.stdout, "pp \(pp) in one process")
+        }
+        let mpi = try Self.mpirun(3, arguments + ["--pp", "3", "--transport", "mpi"])
+        #expect(mpi.status == 0, "\(mpi.stderr)")
+        #expect(mpi.stdout == reference.stdout, "pp 3 over MPI")
+    }
+
     /// The path two hosts would take: Open MPI's TCP transport instead of shared memory (loopback here).
     @Test func theTCPTransportGivesTheSameAnswer() throws {
         let file = try CLITests.temporaryFile(Self.requests)

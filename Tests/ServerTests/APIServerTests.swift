@@ -15,7 +15,7 @@ import Transport
         options.pipelineStages = stages
         let engine = try InferenceEngine.inProcess(model: model, options: options)
         let served = ServedModel(name: "tiny", engine: engine, encode: { model.encode($0) },
-                                 renderChat: { messages in messages.map { "\($0.role): \($0.content)" }.joined(separator: "\n") },
+                                 renderChat: { messages, _ in messages.map { "\($0.role): \($0.content)" }.joined(separator: "\n") },
                                  tokenText: { "t\($0) " })
         return APIServer(model: served)
     }
@@ -190,7 +190,7 @@ import Transport
             for (bad, field) in [(#"{"messages": [{"role": "user", "content": "hi"}]}"#, "max_tokens"),
                                  (#"{"max_tokens": 4, "messages": [{"role": "tool", "content": "hi"}]}"#, "messages[0]"),
                                  (#"{"max_tokens": 4, "messages": [{"role": "user", "content": [{"type": "image"}]}]}"#, "image"),
-                                 (#"{"max_tokens": 4, "tools": [], "messages": [{"role": "user", "content": "hi"}]}"#, "tools"),
+                                 (#"{"max_tokens": 4, "tools": [{"type": "web_search_20250305", "name": "web_search"}], "messages": [{"role": "user", "content": "hi"}]}"#, "server tools"),
                                  (#"{"max_tokens": 4, "model": "other", "messages": [{"role": "user", "content": "hi"}]}"#, "other")] {
                 let (status, error, raw) = try await APIServerTests.post(client, "/v1/messages", bad)
                 let detail = error["error"] as? [String: Any] ?? [:]

@@ -50,7 +50,7 @@ import Testing
         options.pipelineStages = 2
         let engine = try InferenceEngine.inProcess(model: model, options: options)
         let server = APIServer(model: ServedModel(name: "tiny", engine: engine, encode: { model.encode($0) },
-                                                  renderChat: { _ in "" }, tokenText: { "t\($0)" }))
+                                                  renderChat: { _, _ in "" }, tokenText: { "t\($0)" }))
         try await Application(router: server.router()).test(.router) { client in
             let (status, _, _) = try await APIServerTests.post(client, "/v1/completions", #"{"prompt": "x", "max_tokens": 8, "ignore_eos": true}"#)
             #expect(status == .serviceUnavailable)

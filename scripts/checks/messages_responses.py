@@ -93,8 +93,10 @@ for label, call, status in [
     ("bad role", lambda: claude.messages.create(model=model, max_tokens=4, messages=[{"role": "robot", "content": "x"}]), 400),
     ("image block", lambda: claude.messages.create(model=model, max_tokens=4, messages=[{"role": "user", "content": [
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}]}]), 400),
-    ("tools", lambda: claude.messages.create(model=model, max_tokens=4, messages=question, tools=[
-        {"name": "f", "description": "d", "input_schema": {"type": "object"}}]), 400),
+    ("server tool", lambda: claude.messages.create(model=model, max_tokens=4, messages=question, tools=[
+        {"type": "web_search_20250305", "name": "web_search"}]), 400),
+    ("unknown tool_choice", lambda: claude.messages.create(model=model, max_tokens=4, messages=question, tools=[
+        {"name": "f", "description": "d", "input_schema": {"type": "object"}}], tool_choice={"type": "tool", "name": "g"}), 400),
     ("unknown model", lambda: claude.messages.create(model="claude-nonexistent", max_tokens=4, messages=question), 404),
 ]:
     try:
@@ -122,13 +124,55 @@ listed = gpt.responses.create(model=model, temperature=0, max_output_tokens=8, i
     {"role": "developer", "content": system}, {"role": "user", "content": [{"type": "input_text", "text": "Name a river."}]}])
 check(listed.output_text, "input as messages")
 for label, kwargs in [("previous_response_id", {"previous_response_id": "resp_x"}), ("store", {"store": True}),
-                      ("tools", {"tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}]}),
+                      ("built-in tool", {"tools": [{"type": "web_search"}]}),
+                      ("bad schema", {"text": {"format": {"type": "json_schema", "name": "x", "schema": {"type": "array", "uniqueItems": True}}}}),
                       ("bad input", {"input": 7})]:
     try:
         gpt.responses.create(model=model, **({"input": "Hi"} | kwargs), max_output_tokens=4)
         check(False, f"{label} should fail")
     except openai.BadRequestError as error:
         check(error.status_code == 400 and error.body and error.body.get("message"), f"{label}: {error.body}")
+
+# Tool use, as each client's users write it.
+weather_schema = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40},
+                  "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["city", "unit"]}
+ask_weather = [{"role": "user", "content": "What is the weather like in Paris today?"}]
+weather_tool = {"name": "get_weather", "description": "The current weather in a city", "input_schema": weather_schema}
+used = claude.messages.create(model=model, max_tokens=160, messages=ask_weather, tools=[weather_tool],
+                              tool_choice={"type": "tool", "name": "get_weather"}, extra_body={"temperature": 0})
+uses = [block for block in used.content if block.type == "tool_use"]
+check(used.stop_reason in ("tool_use", "max_tokens") and uses and uses[0].name == "get_weather"
+      and uses[0].input["unit"] in ("celsius", "fahrenheit") and uses[0].id.startswith("toolu_"), f"tool_use: {used}")
+with claude.messages.stream(model=model, max_tokens=160, messages=ask_weather, tools=[weather_tool],
+                            tool_choice={"type": "tool", "name": "get_weather"}, extra_body={"temperature": 0}) as stream:
+    streamed_use = stream.get_final_message()
+check([b.input for b in streamed_use.content if b.type == "tool_use"][:len(uses)] == [b.input for b in uses],
+      f"streamed tool_use {streamed_use.content} vs {used.content}")
+answered = claude.messages.create(model=model, max_tokens=40, tools=[weather_tool], tool_choice={"type": "none"}, extra_body={"temperature": 0},
+                                  messages=ask_weather + [{"role": "assistant", "content": [uses[0].model_dump()]},
+                                                          {"role": "user", "content": [{"type": "tool_result", "tool_use_id": uses[0].id,
+                                                                                        "content": "21 degrees and sunny"}]}])
+check(answered.content and answered.content[0].type == "text" and answered.content[0].text, f"answer after tool_result: {answered}")
+
+function = {"type": "function", "name": "get_weather", "description": "The current weather in a city", "parameters": weather_schema}
+called = gpt.responses.create(model=model, input=ask_weather[0]["content"], tools=[function], temperature=0, max_output_tokens=160,
+                              tool_choice={"type": "function", "name": "get_weather"})
+calls = [item for item in called.output if item.type == "function_call"]
+check(calls and calls[0].name == "get_weather" and json.loads(calls[0].arguments)["unit"] in ("celsius", "fahrenheit")
+      and calls[0].call_id.startswith("call_"), f"function_call: {called.output}")
+with gpt.responses.stream(model=model, input=ask_weather[0]["content"], tools=[function], temperature=0, max_output_tokens=160,
+                          tool_choice={"type": "function", "name": "get_weather"}) as stream:
+    argument_deltas = "".join(event.delta for event in stream if event.type == "response.function_call_arguments.delta")
+    final_calls = [item for item in stream.get_final_response().output if item.type == "function_call"]
+check([c.arguments for c in final_calls][:len(calls)] == [c.arguments for c in calls] and argument_deltas.startswith(calls[0].arguments),
+      f"streamed function calls {final_calls}")
+after = gpt.responses.create(model=model, temperature=0, max_output_tokens=40, tools=[function], tool_choice="none", input=[
+    ask_weather[0], calls[0].model_dump(exclude_none=True), {"type": "function_call_output", "call_id": calls[0].call_id, "output": "21 degrees"}])
+check(after.output_text, f"answer after function_call_output: {after.output}")
+shaped = gpt.responses.create(model=model, input="Describe Paris as JSON.", temperature=0, max_output_tokens=120, text={"format": {
+    "type": "json_schema", "name": "city", "schema": {"type": "object", "properties": {"name": {"type": "string", "maxLength": 30},
+                                                      "country": {"type": "string", "maxLength": 30}}, "required": ["name", "country"]}}})
+check(set(json.loads(shaped.output_text)) == {"name", "country"}, f"text.format json_schema: {shaped.output_text!r}")
 
 # Chat Completions gives the same greedy text for the same conversation.
 chat = gpt.chat.completions.create(model=model, messages=[{"role": "system", "content": system}] + question, max_tokens=24, temperature=0)

@@ -11,16 +11,19 @@ import NIOCore
 extension ParsedRequest {
     /// A single-choice chat request of another API: `messages` rendered with the chat template.
     init(dialect fields: Fields, messages: [ChatMessage], served: ServedModel, maxTokens: Int?, maxTokensField: String,
-         stopStrings: [String], stream: Bool) throws(APIError) {
+         stopStrings: [String], stream: Bool, structured: StructuredOutput = .none) throws(APIError) {
         kind = .chat
         model = try Self.modelName(fields, served: served)
-        promptText = try Self.render(messages, served: served)
+        self.structured = structured
+        let input = structured.templateInput(messages, templateRendersTools: served.templateRendersTools)
+        promptText = try Self.render(input.messages, tools: input.tools, served: served)
         promptTokenIDs = served.encode(promptText)
         var sampling = try Self.sampling(fields)
         if let value = try fields.integer("seed") { sampling.seed = UInt64(bitPattern: Int64(value)) }
         let tokens = try Self.checkedMaxTokens(maxTokens, field: maxTokensField, promptTokens: promptTokenIDs.count, served: served)
         template = GenerationRequest(id: "", promptTokenIDs: promptTokenIDs, sampling: sampling, maxTokens: tokens,
                                      stopStrings: stopStrings)
+        template.grammar = structured.grammar
         choices = 1
         self.stream = stream
         includeUsage = false

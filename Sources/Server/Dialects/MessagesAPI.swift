@@ -17,9 +17,6 @@ enum MessagesAPI {
 
     /// Reads a Messages request body (`countOnly`: `count_tokens`, which needs no `max_tokens`).
     static func parse(_ fields: Fields, served: ServedModel, countOnly: Bool = false) throws(APIError) -> Parsed {
-        for unsupported in ["tools", "tool_choice"] where fields.has(unsupported) {
-            throw .invalid(unsupported, "\(unsupported) is not supported yet: this server answers with text only")
-        }
         if fields.has("thinking"), (fields.object["thinking"] as? [String: Any])?["type"] as? String != "disabled" {
             throw .invalid("thinking", "extended thinking is not supported; leave thinking out or set {\"type\": \"disabled\"}")
         }
@@ -39,22 +36,23 @@ enum MessagesAPI {
             guard let message = item as? [String: Any], let role = message["role"] as? String, ["user", "assistant"].contains(role) else {
                 throw .invalid("messages[\(index)]", "messages[\(index)] must be an object whose role is user or assistant")
             }
-            let text = try ParsedRequest.text(of: message["content"], field: "messages[\(index)].content", textTypes: ["text"])
-            messages.append(ChatMessage(role: role, content: .string(text)))
+            messages += try chatMessages(role: role, content: message["content"], index: index)
         }
         let stops = try fields.strings("stop_sequences")
         let request = try ParsedRequest(dialect: fields, messages: messages, served: served,
                                         maxTokens: countOnly ? 1 : try fields.integer("max_tokens"), maxTokensField: "max_tokens",
-                                        stopStrings: stops, stream: try fields.bool("stream") ?? false)
+                                        stopStrings: stops, stream: try fields.bool("stream") ?? false,
+                                        structured: try structured(fields))
         return Parsed(request: request, stopSequences: stops)
     }
 
-    /// `end_turn`, `max_tokens` or `stop_sequence` (with the sequence).
-    static func stopReason(_ result: GenerationResult, _ call: Call, _ parsed: Parsed) -> (reason: Any, sequence: Any) {
+    /// `end_turn`, `max_tokens`, `tool_use` or `stop_sequence` (with the sequence).
+    static func stopReason(_ result: GenerationResult, _ call: Call, _ parsed: Parsed, madeCalls: Bool = false) -> (reason: Any, sequence: Any) {
         switch result.finishReason {
         case .length: return ("max_tokens", NSNull())
         case .abort: return ("end_turn", NSNull())
         case .stop:
+            if madeCalls { return ("tool_use", NSNull()) }
             if let stop = call.stopString(result, among: parsed.stopSequences) { return ("stop_sequence", stop) }
             return ("end_turn", NSNull())
         }
@@ -76,8 +74,9 @@ enum MessagesAPI {
             message["stop_reason"] = NSNull()
             message["stop_sequence"] = NSNull()
         } else {
-            let (reason, sequence) = stopReason(result, call, parsed)
-            message["content"] = [["type": "text", "text": result.text]]
+            let (blocks, madeCalls) = contentBlocks(call, result)
+            let (reason, sequence) = stopReason(result, call, parsed, madeCalls: madeCalls)
+            message["content"] = blocks
             message["stop_reason"] = reason
             message["stop_sequence"] = sequence
         }
@@ -88,6 +87,7 @@ enum MessagesAPI {
     /// The event stream: `message_start`, a text block (`content_block_start`, `ping`, `content_block_delta`s,
     /// `content_block_stop`), `message_delta` with the stop reason and usage, `message_stop`.
     static func streamingResponse(_ call: Call, _ stream: Call.Stream, _ parsed: Parsed) -> Response {
+        if parsed.request.structured.parsesToolCalls { return toolStreamingResponse(call, stream, parsed) }
         let opening = [
             call.namedEvent("message_start", ["type": "message_start", "message": message(call, GenerationResult(requestID: call.id), parsed, started: true)]),
             call.namedEvent("content_block_start", ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]]),
@@ -105,6 +105,28 @@ enum MessagesAPI {
             guard !output.textDelta.isEmpty else { return [] }
             return [call.namedEvent("content_block_delta", ["type": "content_block_delta", "index": 0,
                                                             "delta": ["type": "text_delta", "text": output.textDelta]])]
+        }, failed: { error in
+            call.namedEvent("error", errorBody(APIServer.apiError(error)))
+        })
+    }
+
+    /// The event stream with tools: blocks opened as the output reaches them (`BlockStream`).
+    static func toolStreamingResponse(_ call: Call, _ stream: Call.Stream, _ parsed: Parsed) -> Response {
+        let blocks = BlockStream()
+        let opening = [
+            call.namedEvent("message_start", ["type": "message_start", "message": message(call, GenerationResult(requestID: call.id), parsed, started: true)]),
+            call.namedEvent("ping", ["type": "ping"]),
+        ]
+        return call.streamingResponse(stream, opening: opening, events: { output, result in
+            guard let output else {
+                let closing = blocks.events("", final: true, call)
+                let (reason, sequence) = stopReason(result, call, parsed, madeCalls: blocks.madeCalls)
+                return closing + [
+                    call.namedEvent("message_delta", ["type": "message_delta", "delta": ["stop_reason": reason, "stop_sequence": sequence],
+                                                      "usage": usage(result, promptTokens: parsed.request.promptTokenIDs.count)]),
+                    call.namedEvent("message_stop", ["type": "message_stop"])]
+            }
+            return blocks.events(output.textDelta, final: false, call)
         }, failed: { error in
             call.namedEvent("error", errorBody(APIServer.apiError(error)))
         })

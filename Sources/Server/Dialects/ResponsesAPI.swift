@@ -20,18 +20,11 @@ enum ResponsesAPI {
     }
 
     static func parse(_ fields: Fields, served: ServedModel) throws(APIError) -> (ParsedRequest, Settings) {
-        for unsupported in ["tools", "tool_choice"] where fields.has(unsupported) && !((fields.object[unsupported] as? [Any])?.isEmpty ?? false) {
-            throw .invalid(unsupported, "\(unsupported) is not supported yet: this server answers with text only")
-        }
         if fields.has("previous_response_id") {
             throw .invalid("previous_response_id", "this server does not store responses: send the whole conversation as input")
         }
         if try fields.bool("store") == true {
             throw .invalid("store", "this server does not store responses; send store: false (or leave it out)")
-        }
-        if fields.has("text"), let format = ((fields.object["text"] as? [String: Any])?["format"] as? [String: Any])?["type"] as? String,
-           format != "text" {
-            throw .invalid("text.format", "only the text format is supported")
         }
         var messages: [ChatMessage] = []
         if let instructions = try fields.string("instructions") {
@@ -42,6 +35,10 @@ enum ResponsesAPI {
             messages.append(ChatMessage(role: "user", content: .string(text)))
         case let items as [Any] where !items.isEmpty:
             for (index, item) in items.enumerated() {
+                if let item = item as? [String: Any], let message = try toolMessage(item, index: index) {
+                    messages.append(message)
+                    continue
+                }
                 guard let item = item as? [String: Any], (item["type"] as? String ?? "message") == "message",
                       let role = item["role"] as? String, ["user", "assistant", "system", "developer"].contains(role) else {
                     throw .invalid("input[\(index)]", "input[\(index)] must be a message: {role: user|assistant|system|developer, content}")
@@ -55,7 +52,8 @@ enum ResponsesAPI {
         }
         let maxOutputTokens = try fields.integer("max_output_tokens")
         let request = try ParsedRequest(dialect: fields, messages: messages, served: served, maxTokens: maxOutputTokens,
-                                        maxTokensField: "max_output_tokens", stopStrings: [], stream: try fields.bool("stream") ?? false)
+                                        maxTokensField: "max_output_tokens", stopStrings: [], stream: try fields.bool("stream") ?? false,
+                                        structured: try structured(fields))
         var metadata: [String: String] = [:]
         if fields.has("metadata") {
             guard let object = fields.object["metadata"] as? [String: Any], let strings = object as? [String: String] else {
@@ -74,12 +72,15 @@ enum ResponsesAPI {
         let status = result == nil ? "in_progress" : result!.finishReason == .length ? "incomplete" : "completed"
         var object: [String: Any] = [
             "id": call.id, "object": "response", "created_at": call.created, "status": status, "model": call.model.name,
-            "output": result.map { [outputItem(call, text: $0.text, done: true)] } ?? [],
+            "output": result.map { outputItems(call, $0) } ?? [],
             "error": NSNull(), "incomplete_details": result?.finishReason == .length ? ["reason": "max_output_tokens"] : NSNull(),
             "instructions": settings.instructions as Any? ?? NSNull(),
             "max_output_tokens": settings.maxOutputTokens as Any? ?? NSNull(),
             "temperature": settings.temperature, "top_p": settings.topP,
-            "parallel_tool_calls": false, "tool_choice": "none", "tools": [Any](), "text": ["format": ["type": "text"]],
+            "parallel_tool_calls": call.parsed.structured.parallelToolCalls,
+            "tool_choice": call.parsed.structured.tools.isEmpty ? "none" : call.parsed.structured.toolChoice.responsesValue,
+            "tools": call.parsed.structured.tools.map { ["type": "function", "name": $0.name] },
+            "text": ["format": ["type": call.parsed.structured.grammarField == "text.format" ? "json_schema" : "text"]],
             "previous_response_id": NSNull(), "store": false, "metadata": settings.metadata,
         ]
         if let result {
@@ -117,6 +118,19 @@ enum ResponsesAPI {
         let text: @Sendable ([String: Any]) -> [String: Any] = { fields in
             fields.merging(["item_id": item, "output_index": 0, "content_index": 0]) { $1 }
         }
+        if call.parsed.structured.parsesToolCalls {
+            let items = ItemStream()
+            return call.streamingResponse(stream, opening: [event("response.created", ["response": response(call, nil, settings)]),
+                                                            event("response.in_progress", ["response": response(call, nil, settings)])],
+                                          events: { output, result in
+                guard let output else {
+                    return items.events("", final: true, call, event: event)
+                        + [event(result.finishReason == .length ? "response.incomplete" : "response.completed",
+                                 ["response": response(call, result, settings)])]
+                }
+                return items.events(output.textDelta, final: false, call, event: event)
+            }, failed: { error in failure(error, event) })
+        }
         let opening = [
             event("response.created", ["response": response(call, nil, settings)]),
             event("response.in_progress", ["response": response(call, nil, settings)]),
@@ -133,11 +147,13 @@ enum ResponsesAPI {
             }
             guard !output.textDelta.isEmpty else { return [] }
             return [event("response.output_text.delta", text(["delta": output.textDelta, "logprobs": [Any]()]))]
-        }, failed: { error in
-            let failure = APIServer.apiError(error)
-            return event("error", ["code": failure.code ?? failure.type, "message": failure.message,
-                                   "param": failure.param as Any? ?? NSNull()])
-        })
+        }, failed: { error in failure(error, event) })
+    }
+
+    /// The `error` event of a stream that failed.
+    static func failure(_ error: EngineError, _ event: (String, [String: Any]) -> ByteBuffer) -> ByteBuffer {
+        let failure = APIServer.apiError(error)
+        return event("error", ["code": failure.code ?? failure.type, "message": failure.message, "param": failure.param as Any? ?? NSNull()])
     }
 }
 

@@ -6,6 +6,8 @@ struct ToolCall: Sendable, Equatable {
     var name: String
     /// The arguments as JSON text, exactly as the model wrote them.
     var arguments: String
+    /// Whether the arguments are all there (a call cut by max_tokens is not).
+    var isComplete = true
 
     static func newID() -> String {
         "call_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
@@ -38,8 +40,10 @@ struct ToolCallStream {
 
     private var mode = Mode.text
     private var pending = ""
-    /// Calls begun so far.
+    /// Calls begun so far (the last may still be incomplete).
     private(set) var calls: [ToolCall] = []
+    /// The calls whose arguments are complete.
+    var completeCalls: [ToolCall] { calls.filter(\.isComplete) }
 
     mutating func feed(_ text: String) -> [Event] {
         pending += text
@@ -69,7 +73,7 @@ struct ToolCallStream {
                 if !started, let (name, start) = Self.nameAndArgumentsStart(body) {
                     started = true
                     argumentsStart = start
-                    calls.append(ToolCall(id: ToolCall.newID(), name: name, arguments: ""))
+                    calls.append(ToolCall(id: ToolCall.newID(), name: name, arguments: "", isComplete: false))
                     events.append(.callStarted(index: calls.count - 1, id: calls[calls.count - 1].id, name: name))
                 }
                 if started, let start = argumentsStart, !scanner.isComplete {
@@ -78,6 +82,7 @@ struct ToolCallStream {
                         calls[calls.count - 1].arguments += fragment
                         events.append(.arguments(index: calls.count - 1, fragment))
                     }
+                    calls[calls.count - 1].isComplete = scanner.isComplete
                 }
                 if closing != nil {
                     events += finishCall(body: body, started: started)
