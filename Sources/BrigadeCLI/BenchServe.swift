@@ -104,6 +104,8 @@ struct WorkloadOptions: ParsableArguments {
     @Option(help: "multi_turn: tokens of every user message after the first.") var multiTurnUserLen = 64
     @Flag(help: "Ask the server to ignore end-of-sequence tokens, so every request generates its full length.") var ignoreEos = false
     @Option(help: "Requests sent (and not measured) before the run.") var numWarmups = 0
+    @Option(help: "A JSON object merged into every request body, e.g. '{\"response_format\": {\"type\": \"json_object\"}}'.")
+    var extraBody: String?
 
     func validate() throws {
         guard numPrompts >= 1 else { throw ValidationError("--num-prompts must be at least 1") }
@@ -140,6 +142,12 @@ struct WorkloadOptions: ParsableArguments {
         options.maxConcurrency = maxConcurrency
         options.seed = seed
         options.ignoreEOS = ignoreEos
+        if let extraBody {
+            guard (try? JSONSerialization.jsonObject(with: Data(extraBody.utf8))) is [String: Any] else {
+                throw ValidationError("--extra-body must be a JSON object, got \(extraBody)")
+            }
+        }
+        options.extraBody = extraBody
         options.warmups = numWarmups
         try options.validate()
         return options

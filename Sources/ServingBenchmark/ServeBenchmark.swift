@@ -17,6 +17,8 @@ public struct ServeBenchmarkOptions: Sendable {
     public var maxConcurrency: Int?
     public var seed: UInt64 = 0
     public var ignoreEOS = false
+    /// JSON object whose fields are added to every request body (e.g. a `response_format`).
+    public var extraBody: String?
     /// Requests (copies of the first prompt) sent before the measured run.
     public var warmups = 0
 
@@ -176,6 +178,9 @@ public struct ServeBenchmark: Sendable {
             body["max_completion_tokens"] = prompt.outputLength
         }
         if options.ignoreEOS { body["ignore_eos"] = true }
+        if let extra = options.extraBody.flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }) {
+            body.merge(extra) { $1 }
+        }
         return body
     }
 
