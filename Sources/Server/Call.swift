@@ -56,7 +56,10 @@ struct Call: Sendable {
         let reasons = Set(results.map(\.finishReason.rawValue)).sorted().joined(separator: ",")
         let ttft = firstTokens.compactMap { $0 }.min().map { String(format: ", TTFT %.0f ms", started.duration(to: $0) / .milliseconds(1)) } ?? ""
         let duration = String(format: "%.3f s", total)
-        let how = (parsed.stream ? ", streamed" : "") + (note.map { ", \($0)" } ?? "")
+        // A format cut by max_tokens is not what the client asked for: say so (the finish reason is "length").
+        let cut = parsed.structured.grammar != nil && results.contains { $0.finishReason == .length }
+            ? ", \(parsed.structured.grammarField ?? "grammar") incomplete at the token limit" : ""
+        let how = (parsed.stream ? ", streamed" : "") + cut + (note.map { ", \($0)" } ?? "")
         let cached = cachedPromptTokens(results)
         logger.info("\(id): \(parsed.promptTokenIDs.count) prompt tokens (\(cached) cached), \(generated) generated (\(reasons))\(ttft), \(duration)\(how)")
     }
