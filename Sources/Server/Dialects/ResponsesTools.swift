@@ -20,7 +20,7 @@ extension ResponsesAPI {
             case "json_schema":
                 guard let schema = spec["schema"] else { throw .invalid("text.format.schema", "a json_schema format needs a schema") }
                 do { format = try JSONSchemaGrammar.gbnf(schema: schema.text) } catch {
-                    throw .invalid("text.format.schema", "text.format.schema: \(error.message)" + (error.location.isEmpty ? "" : " (at \(error.location))"))
+                    throw .invalid("text.format.schema", error)
                 }
             case let other?: throw .invalid("text.format.type", "text.format.type must be text, json_object or json_schema, got \(other)")
             }

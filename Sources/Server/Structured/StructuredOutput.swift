@@ -76,7 +76,7 @@ struct StructuredOutput: Sendable {
     private static func grammar(field: String, _ value: JSONValue) throws(APIError) -> String {
         func compile(_ build: () throws(GrammarError) -> String, param: String) throws(APIError) -> String {
             do { return try build() } catch {
-                throw .invalid(param, "\(param): \(error.message)" + (error.location.isEmpty ? "" : " (at \(error.location))"))
+                throw .invalid(param, error)
             }
         }
         switch field {
@@ -148,8 +148,7 @@ struct StructuredOutput: Sendable {
             do {
                 arguments = try JSONSchemaGrammar.gbnf(schema: tool.parameters.text)
             } catch {
-                throw .invalid("tools[\(index)].function.parameters", "tools[\(index)].function.parameters: \(error.message)"
-                               + (error.location.isEmpty ? "" : " (at \(error.location))"))
+                throw .invalid("tools[\(index)].function.parameters", error)
             }
             alternatives.append(GBNFText.literal("\"\(tool.name)\", \"arguments\": ") + " tool\(index)-root")
             rules.append(GBNFText.prefixingRules(arguments, with: "tool\(index)-"))
@@ -220,5 +219,12 @@ enum ToolChoice: Sendable, Equatable {
         default:
             throw .invalid("tool_choice", "tool_choice must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": …}}")
         }
+    }
+}
+
+extension APIError {
+    /// A 400 for a grammar, schema or pattern that does not compile: the field, what is wrong and where in it.
+    static func invalid(_ param: String, _ error: GrammarError) -> APIError {
+        .invalid(param, "\(param): \(error.message)" + (error.location.isEmpty ? "" : " (at \(error.location))"))
     }
 }
