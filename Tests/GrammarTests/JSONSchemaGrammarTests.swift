@@ -286,10 +286,12 @@ private func refusal(_ schema: String, options: JSONGrammarOptions = .init()) ->
         let exact = try grammar(#"{"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}], "minItems": 2, "maxItems": 2}"#)
         #expect(exact.matches(#"["a", 1]"#))
         #expect(!exact.matches(#"["a"]"#) && !exact.matches(#"["a", 1, 2]"#) && !exact.matches(#"[1, "a"]"#))
-        // Without minItems a tuple may stop early; without items nothing may follow it.
+        // Without items nothing may follow the tuple; without minItems all of it is required.
         let prefix = try grammar(#"{"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}]}"#)
-        for text in ["[]", #"["a"]"#, #"["a", 1]"#] { #expect(prefix.matches(text), "\(text)") }
-        #expect(!prefix.matches(#"["a", 1, 2]"#) && !prefix.matches("[1]"))
+        #expect(prefix.matches(#"["a", 1]"#))
+        for text in ["[]", #"["a"]"#, #"["a", 1, 2]"#, "[1]"] { #expect(!prefix.matches(text), "\(text)") }
+        let shorter = try grammar(#"{"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}], "minItems": 1}"#)
+        #expect(shorter.matches(#"["a"]"#) && shorter.matches(#"["a", 1]"#) && !shorter.matches("[]"))
         let rest = try grammar(#"{"type": "array", "prefixItems": [{"type": "string"}], "items": {"type": "boolean"}, "minItems": 2, "maxItems": 3}"#)
         #expect(rest.matches(#"["a", true]"#) && rest.matches(#"["a", true, false]"#))
         #expect(!rest.matches(#"["a"]"#) && !rest.matches(#"["a", true, false, true]"#) && !rest.matches(#"["a", "b"]"#))
@@ -342,7 +344,8 @@ private func refusal(_ schema: String, options: JSONGrammarOptions = .init()) ->
 
     @Test func formats() throws {
         let cases: [(format: String, valid: [String], invalid: [String])] = [
-            ("date", ["2024-02-29", "1999-12-31"], ["2024-13-01", "2024-1-01", "2024-00-10", "2024-01-32", "24-01-01"]),
+            ("date", ["2024-02-29", "2000-02-29", "1999-12-31", "2023-04-30", "0001-01-01"],
+             ["2023-02-29", "1900-02-29", "2024-02-30", "2024-04-31", "2024-13-01", "2024-1-01", "2024-00-10", "2024-01-32", "0000-01-01", "24-01-01"]),
             ("time", ["23:59:59Z", "00:00:00.123+05:30", "12:30:00-08:00"], ["24:00:00Z", "12:60:00Z", "12:30:00", "1:00:00Z"]),
             ("date-time", ["2024-05-01T12:30:00Z", "2024-05-01T12:30:00.5+01:00"], ["2024-05-01 12:30:00Z", "2024-05-01T12:30Z", "2024-05-01"]),
             ("duration", ["P1D", "PT1H30M", "P1Y2M3DT4H5M6.5S", "P2W", "PT0.5S"], ["P", "PT", "1D", "P1H", "PT1D"]),

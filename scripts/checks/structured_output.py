@@ -91,7 +91,7 @@ for name, schema in schemas.items():
         text = reply.choices[0].message.content
         check(reply.choices[0].finish_reason == "stop", f"{name} at T={temperature} stopped: {reply.choices[0].finish_reason} {text!r}")
         try:
-            jsonschema.validate(json.loads(text), schema, format_checker=jsonschema.FormatChecker())
+            jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER).validate(json.loads(text))
         except Exception as error:
             sys.exit(f"FAILED: {name} at T={temperature}: {text!r} does not validate: {error}")
         checks += 1

@@ -21,11 +21,12 @@ public struct JSONGrammarOptions: Sendable, Equatable {
 ///   and llama.cpp do; JSON Schema itself would allow any) — except that a schema with none of `properties`,
 ///   `required`, `additionalProperties` (`{"type": "object"}`) means any object. With `true` or a schema, further
 ///   members, whose keys are strings other than the listed properties, may follow the listed ones.
-/// - **Arrays.** `items`, `prefixItems` (a tuple: without `items`, or with `items: false`, no items beyond the
-///   tuple), `minItems`, `maxItems`.
+/// - **Arrays.** `items`, `prefixItems` (a tuple, all of it required unless `minItems` says fewer; without `items`,
+///   or with `items: false`, no items beyond it), `minItems`, `maxItems`.
 /// - **Strings.** Characters JSON must escape appear escaped; `minLength`/`maxLength` count characters (an escape
 ///   sequence is one character); `pattern` (see `RegexGrammar`; unanchored patterns search, as JSON Schema says);
-///   `format` is one of `date`, `time`, `date-time` (RFC 3339, with `T`, `Z` and a required offset), `duration`,
+///   `format` is one of `date`, `time`, `date-time` (RFC 3339, with `T`, `Z` and a required offset; real calendar
+///   dates, February 29 in leap years only), `duration`,
 ///   `uuid`, `email`, `hostname`, `ipv4`, `ipv6`, `uri` (scheme, `:`, then URI characters). `format` with
 ///   `pattern`, or with length bounds the format's own lengths do not already satisfy, is refused (except `uri` with
 ///   `maxLength`, as Pydantic's `HttpUrl` has: the scheme may then take a quarter of it, at most 31 characters).
@@ -136,6 +137,8 @@ public enum JSONSchemaGrammar {
         private var ruleByReference: [String: String] = [:]
         /// How error messages name a key of `ruleByReference` that is not a reference.
         private var displayNames: [String: String] = [:]
+        /// The referenced schemas `flatten` has merged, by reference key.
+        var flattenedReferences: [String: Flattened] = [:]
         private var pendingDefinitions: [PendingDefinition] = []
         /// References made before any JSON text in a definition's rule: a cycle of them is left recursion.
         private var leadingReferences: [(from: String, to: String, pointer: String)] = []

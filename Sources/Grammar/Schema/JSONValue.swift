@@ -130,10 +130,13 @@ private struct JSONValueParser {
     private let maxDepth: Int
     private var index = 0
 
-    /// An array or object being filled in.
-    private enum Container {
-        case array([JSONValue])
-        case object([(key: String, value: JSONValue)], keys: Set<String>, pendingKey: String)
+    /// An array or object being filled in (mutated in place, so appending never copies).
+    private struct Frame {
+        var isObject: Bool
+        var elements: [JSONValue] = []
+        var members: [(key: String, value: JSONValue)] = []
+        var keys: Set<String> = []
+        var pendingKey = ""
     }
 
     init(text: String, maxDepth: Int) {
@@ -142,7 +145,7 @@ private struct JSONValueParser {
     }
 
     mutating func parseDocument() throws(GrammarError) -> JSONValue {
-        var stack: [Container] = []
+        var stack: [Frame] = []
         parsing: while true {
             // Parse the start of a value: a scalar completes at once, a container is pushed.
             skipWhitespace()
@@ -158,55 +161,54 @@ private struct JSONValueParser {
                         index += 1
                         value = .object([])
                     } else {
-                        let key = try parseKey()
-                        stack.append(.object([], keys: [], pendingKey: key))
+                        stack.append(Frame(isObject: true, pendingKey: try parseKey()))
                         continue parsing
                     }
                 } else if peek() == UInt8(ascii: "]") {
                     index += 1
                     value = .array([])
                 } else {
-                    stack.append(.array([]))
+                    stack.append(Frame(isObject: false))
                     continue parsing
                 }
             default:
                 value = try parseScalar()
             }
             // Complete `value`: add it to the enclosing container, then close containers or start the next element.
-            while let top = stack.popLast() {
+            while !stack.isEmpty {
+                let top = stack.count - 1
                 skipWhitespace()
-                switch top {
-                case .array(var elements):
-                    elements.append(value)
-                    switch peek() {
-                    case UInt8(ascii: ","):
-                        index += 1
-                        stack.append(.array(elements))
-                        continue parsing
-                    case UInt8(ascii: "]"):
-                        index += 1
-                        value = .array(elements)
-                    default: throw error("expected ',' or ']' after an array element")
-                    }
-                case .object(var members, var keys, let key):
-                    members.append((key, value))
-                    keys.insert(key)
+                if stack[top].isObject {
+                    let key = stack[top].pendingKey
+                    stack[top].members.append((key, value))
+                    stack[top].keys.insert(key)
                     switch peek() {
                     case UInt8(ascii: ","):
                         index += 1
                         skipWhitespace()
                         let keyStart = index
                         let next = try parseKey()
-                        guard !keys.contains(next) else {
+                        guard !stack[top].keys.contains(next) else {
                             index = keyStart
                             throw error("duplicate key \(JSONValue.string(next).text)")
                         }
-                        stack.append(.object(members, keys: keys, pendingKey: next))
+                        stack[top].pendingKey = next
                         continue parsing
                     case UInt8(ascii: "}"):
                         index += 1
-                        value = .object(members)
+                        value = .object(stack.removeLast().members)
                     default: throw error("expected ',' or '}' after an object member")
+                    }
+                } else {
+                    stack[top].elements.append(value)
+                    switch peek() {
+                    case UInt8(ascii: ","):
+                        index += 1
+                        continue parsing
+                    case UInt8(ascii: "]"):
+                        index += 1
+                        value = .array(stack.removeLast().elements)
+                    default: throw error("expected ',' or ']' after an array element")
                     }
                 }
             }
@@ -289,8 +291,14 @@ private struct JSONValueParser {
             case 0x00..<0x20:
                 throw error("unescaped control character in a string")
             default:
-                decoded.append(byte)
-                index += 1
+                // Copy the run up to the next quote, backslash or control character at once.
+                let start = index
+                while index < bytes.count, bytes[index] >= 0x20, bytes[index] != UInt8(ascii: "\""),
+                      bytes[index] != UInt8(ascii: "\\")
+                {
+                    index += 1
+                }
+                decoded.append(contentsOf: bytes[start..<index])
             }
         }
     }

@@ -77,6 +77,8 @@ public enum RegexGrammar {
         let hint: String
         let location: String
         private var expansion = 0
+        /// Sets already written, since patterns tend to repeat theirs (`[^\s]` ten times).
+        private var writtenSets: [ScalarSet: Fragment] = [:]
 
         init(encoding: Encoding, hint: String, location: String) {
             self.encoding = encoding
@@ -91,7 +93,10 @@ public enum RegexGrammar {
             case .empty:
                 return .empty
             case .characters(let set):
-                return try characters(set, rules: &rules)
+                if let written = writtenSets[set] { return written }
+                let written = try characters(set, rules: &rules)
+                writtenSets[set] = written
+                return written
             case .sequence(let items):
                 var parts: [Fragment] = []
                 var literal = ""

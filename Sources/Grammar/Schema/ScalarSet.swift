@@ -1,6 +1,6 @@
 extension GBNFSynthesis {
     /// A set of Unicode scalar values (code points other than surrogates), as sorted, disjoint, non-adjacent ranges.
-    struct ScalarSet: Equatable {
+    struct ScalarSet: Hashable {
         private(set) var ranges: [ClosedRange<UInt32>]
 
         static let empty = ScalarSet(normalized: [])

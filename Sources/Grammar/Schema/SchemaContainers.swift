@@ -26,11 +26,12 @@ extension JSONSchemaGrammar.Converter {
             listed = members
         }
         var required: [String] = []
+        var requiredSet: Set<String> = []
         if let value = schema["required"] {
             guard case .array(let names) = value else { throw context.error("required must be an array of strings", at: "required") }
             for name in names {
                 guard case .string(let key) = name else { throw context.error("required must be an array of strings", at: "required") }
-                if !required.contains(key) { required.append(key) }
+                if requiredSet.insert(key).inserted { required.append(key) }
             }
         }
         let additional = schema["additionalProperties"]
@@ -43,7 +44,7 @@ extension JSONSchemaGrammar.Converter {
 
         var properties: [Property] = []
         for member in listed {
-            let isRequired = required.contains(member.key)
+            let isRequired = requiredSet.contains(member.key)
             if member.value == .bool(false) {
                 guard !isRequired else {
                     throw context.error("required property \"\(member.key)\" has the schema false", at: "required")
@@ -54,7 +55,8 @@ extension JSONSchemaGrammar.Converter {
             let value = try atom(try fragment(for: member.value, propertyContext), hint: propertyContext.hint, propertyContext)
             properties.append(Property(key: member.key, value: value, isRequired: isRequired))
         }
-        for key in required where !listed.contains(where: { $0.key == key }) {
+        let listedKeys = Set(listed.map(\.key))
+        for key in required where !listedKeys.contains(key) {
             properties.append(Property(key: key, value: rules.builtin(.value), isRequired: true))
         }
 
@@ -185,7 +187,8 @@ extension JSONSchemaGrammar.Converter {
 
     // MARK: - Arrays
 
-    /// An array: the `prefixItems` tuple (some of it, if `minItems` allows fewer), then `items` up to `maxItems`.
+    /// An array: the `prefixItems` tuple, then `items` up to `maxItems`. The tuple's items are all required unless
+    /// `minItems` says fewer (JSON Schema would allow any prefix of the tuple; a model filling a tuple wants it whole).
     mutating func array(_ schema: Keywords, _ context: Context) throws(GrammarError) -> Fragment {
         var tuple: [JSONValue] = []
         var tupleKeyword = "prefixItems"
@@ -203,8 +206,9 @@ extension JSONSchemaGrammar.Converter {
         } else if let value = schema["items"] {
             items = value == .bool(false) ? nil : value
         }
-        let minItems = try schema.count("minItems") ?? 0
+        let givenMinItems = try schema.count("minItems")
         let maxItems = try schema.count("maxItems")
+        var minItems = givenMinItems ?? 0
         if let maxItems, minItems > maxItems {
             throw context.error("minItems (\(minItems)) is larger than maxItems (\(maxItems))", at: "minItems")
         }
@@ -224,6 +228,7 @@ extension JSONSchemaGrammar.Converter {
             elements.append(try atom(try fragment(for: element, elementContext), hint: elementContext.hint, elementContext))
         }
         let capacity = items == nil ? elements.count : maxItems ?? Int.max
+        if givenMinItems == nil { minItems = elements.count }
         guard minItems <= capacity else {
             throw context.error("minItems (\(minItems)) is more than the array can hold (\(capacity))", at: "minItems")
         }

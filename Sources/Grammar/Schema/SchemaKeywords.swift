@@ -141,7 +141,7 @@ extension JSONSchemaGrammar.Converter {
 
     /// `schema` with its `$ref` and `allOf` replaced by the keywords of the schemas they name, merged (see `merge`),
     /// and annotations dropped. `inlining` lists the references being inlined around this one.
-    func flatten(_ schema: JSONValue, _ context: Context, inlining: [String] = []) throws(GrammarError) -> Flattened {
+    mutating func flatten(_ schema: JSONValue, _ context: Context, inlining: [String] = []) throws(GrammarError) -> Flattened {
         guard context.depth <= options.maxDepth else {
             throw context.error("the schema nests deeper than maxDepth (\(options.maxDepth))")
         }
@@ -153,7 +153,7 @@ extension JSONSchemaGrammar.Converter {
         case .object(let members):
             try Keywords(members, context).checkSupported()
             var result = Flattened(members: [], inlinesReference: false)
-            func add(_ part: Flattened) throws(GrammarError) {
+            func add(_ part: Flattened, to result: inout Flattened) throws(GrammarError) {
                 result.members = try merge(result.members, part.members, context)
                 result.inlinesReference = result.inlinesReference || part.inlinesReference
             }
@@ -168,23 +168,29 @@ extension JSONSchemaGrammar.Converter {
                         throw context.error(
                             "$ref cycle through allOf: \((inlining + [target.key]).joined(separator: " → "))", at: "$ref")
                     }
+                    // Each reference is flattened once: `allOf` fanning out over shared definitions stays linear.
+                    if let cached = flattenedReferences[target.key] {
+                        try add(cached, to: &result)
+                        continue
+                    }
                     let targetContext = Context(
                         pointer: target.pointer, hint: context.hint, depth: context.depth + 1,
                         leadingDefinition: context.leadingDefinition)
                     var inlined = try flatten(target.schema, targetContext, inlining: inlining + [target.key])
                     inlined.inlinesReference = true
-                    try add(inlined)
+                    flattenedReferences[target.key] = inlined
+                    try add(inlined, to: &result)
                 case "allOf":
                     guard case .array(let parts) = member.value, !parts.isEmpty else {
                         throw context.error("allOf must be a non-empty array of schemas", at: "allOf")
                     }
                     for (index, part) in parts.enumerated() {
                         let partContext = context.child("allOf", String(index), hint: context.hint, consuming: false)
-                        try add(try flatten(part, partContext, inlining: inlining))
+                        try add(try flatten(part, partContext, inlining: inlining), to: &result)
                     }
                 default:
                     if Keywords.isConstraint(member.key) {
-                        try add(Flattened(members: [member], inlinesReference: false))
+                        try add(Flattened(members: [member], inlinesReference: false), to: &result)
                     }
                 }
             }
