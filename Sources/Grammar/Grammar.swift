@@ -109,45 +109,70 @@ public final class Grammar: Sendable {
         return true
     }
 
-    /// Refuses a rule that can reach itself without consuming a byte: a top-down matcher would expand it forever.
+    /// Refuses a rule that can reach itself without consuming a byte through a reference that has more to match after
+    /// it: a top-down matcher would push a continuation for every expansion, forever. A cycle made only of references
+    /// that end their alternatives (`s ::= x? s | ε`) is fine: they return straight to their caller, so the matcher's
+    /// stacks stay the same and each expansion is met once.
     private func refuseLeftRecursion() throws(GrammarError) {
         let nullable = nullableRules()
-        // leftCorners[r]: rules that can start an expansion of r.
-        var leftCorners = [[Int]](repeating: [], count: alternatives.count)
+        // Left-corner edges: rule → a rule that can start its expansion, and whether more follows the reference.
+        var edges = [[(rule: Int, pushes: Bool)]](repeating: [], count: alternatives.count)
         for (rule, starts) in alternatives.enumerated() {
             for start in starts {
                 var i = Int(start)
                 while let r = ruleReference(elements[i]) {
-                    leftCorners[rule].append(r)
+                    edges[rule].append((r, elements[i + 1] != Self.endOfAlternative))
                     if !nullable[r] { break }
                     i += 1
                 }
             }
         }
-        // Iterative depth-first search for a cycle (0 unvisited, 1 on the path, 2 done).
-        var state = [UInt8](repeating: 0, count: alternatives.count)
-        for start in 0..<alternatives.count where state[start] == 0 {
-            var path: [(rule: Int, next: Int)] = [(start, 0)]
-            state[start] = 1
-            while let top = path.last {
-                if top.next < leftCorners[top.rule].count {
-                    path[path.count - 1].next += 1
-                    let child = leftCorners[top.rule][top.next]
-                    if state[child] == 1 {
-                        let cycle = path.map(\.rule).drop { $0 != child }.map { ruleNames[$0] } + [ruleNames[child]]
-                        throw GrammarError(location: "rule \(ruleNames[child])",
-                                           message: "left recursion: \(cycle.joined(separator: " → ")) can expand without "
-                                           + "consuming input; rewrite it with repetition (x ::= y z*) or right recursion")
+        let component = Self.stronglyConnectedComponents(edges.map { $0.map(\.rule) })
+        for (rule, out) in edges.enumerated() {
+            for edge in out where edge.pushes && component[edge.rule] == component[rule] {
+                throw GrammarError(location: "rule \(ruleNames[rule])",
+                                   message: "left recursion: \(ruleNames[rule]) can expand to itself (through \(ruleNames[edge.rule])) "
+                                   + "without consuming input; rewrite it with repetition (x ::= y z*) or right recursion")
+            }
+        }
+    }
+
+    /// Tarjan's algorithm, iteratively: the component of each vertex.
+    static func stronglyConnectedComponents(_ graph: [[Int]]) -> [Int] {
+        let n = graph.count
+        var index = [Int](repeating: -1, count: n), low = [Int](repeating: 0, count: n)
+        var component = [Int](repeating: -1, count: n), onStack = [Bool](repeating: false, count: n)
+        var stack: [Int] = [], counter = 0, components = 0
+        for root in 0..<n where index[root] < 0 {
+            var frames: [(vertex: Int, next: Int)] = [(root, 0)]
+            index[root] = counter; low[root] = counter; counter += 1
+            stack.append(root); onStack[root] = true
+            while let frame = frames.last {
+                let v = frame.vertex
+                if frame.next < graph[v].count {
+                    frames[frames.count - 1].next += 1
+                    let w = graph[v][frame.next]
+                    if index[w] < 0 {
+                        index[w] = counter; low[w] = counter; counter += 1
+                        stack.append(w); onStack[w] = true
+                        frames.append((w, 0))
+                    } else if onStack[w] {
+                        low[v] = min(low[v], index[w])
                     }
-                    if state[child] == 0 {
-                        state[child] = 1
-                        path.append((child, 0))
+                    continue
+                }
+                frames.removeLast()
+                if let parent = frames.last { low[parent.vertex] = min(low[parent.vertex], low[v]) }
+                if low[v] == index[v] {
+                    while let w = stack.popLast() {
+                        onStack[w] = false
+                        component[w] = components
+                        if w == v { break }
                     }
-                } else {
-                    state[top.rule] = 2
-                    path.removeLast()
+                    components += 1
                 }
             }
         }
+        return component
     }
 }

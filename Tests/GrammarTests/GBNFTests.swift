@@ -38,6 +38,12 @@ import Testing
         #expect(!g.matches("\"a\"b\"\n"))
     }
 
+    @Test func repetitionOfANullableItem() throws {
+        let g = try Grammar(gbnf: #"root ::= ("a"? "b"?)* "c""#)
+        for text in ["c", "ac", "abbac", "bbbc"] { #expect(g.matches(text), "\(text)") }
+        #expect(!g.matches("abca"))
+    }
+
     @Test func boundedRepetitions() throws {
         let g = try Grammar(gbnf: #"root ::= "a"{2} "b"{1,3} "c"{2,} "d"{0,1}"#)
         #expect(g.matches("aabcc"))
@@ -59,6 +65,8 @@ import Testing
         #expect(failure("root ::= \"a\"{99999}")?.message.contains("limit") == true)
         #expect(failure("root ::= root \"a\" | \"b\"")?.message.contains("left recursion") == true)
         #expect(failure("root ::= x \"a\"\nx ::= \"\" | root")?.message.contains("left recursion") == true)
+        // A repetition of something that may match nothing recurses only in tail position: fine.
+        #expect(failure("root ::= (\"a\"?)* \"b\"") == nil)
         #expect(failure("")?.message == "the grammar is empty")
         #expect(failure("root ::= (\"a\"")?.message.contains("\")\"") == true)
     }

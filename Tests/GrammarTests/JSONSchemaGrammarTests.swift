@@ -369,6 +369,7 @@ private func refusal(_ schema: String, options: JSONGrammarOptions = .init()) ->
         #expect(refusal(#"{"type": "string", "format": "email", "maxLength": 50}"#)?.location == "/maxLength")
         let httpURL = try grammar(#"{"format": "uri", "maxLength": 20, "minLength": 1, "type": "string"}"#)
         #expect(httpURL.matches(#""https://example.com""#) && !httpURL.matches(#""https://example.com/a""#))
+        #expect(httpURL.matches(#""a:b%20c""#) && !httpURL.matches(#""a:b%zz""#))
     }
 
     // MARK: - Numbers

@@ -21,15 +21,16 @@ public struct JSONGrammarOptions: Sendable, Equatable {
 ///   and llama.cpp do; JSON Schema itself would allow any) — except that a schema with none of `properties`,
 ///   `required`, `additionalProperties` (`{"type": "object"}`) means any object. With `true` or a schema, further
 ///   members, whose keys are strings other than the listed properties, may follow the listed ones.
+///   `unevaluatedProperties` is accepted only as `false` (the default here).
 /// - **Arrays.** `items`, `prefixItems` (a tuple, all of it required unless `minItems` says fewer; without `items`,
 ///   or with `items: false`, no items beyond it), `minItems`, `maxItems`.
 /// - **Strings.** Characters JSON must escape appear escaped; `minLength`/`maxLength` count characters (an escape
 ///   sequence is one character); `pattern` (see `RegexGrammar`; unanchored patterns search, as JSON Schema says);
-///   `format` is one of `date`, `time`, `date-time` (RFC 3339, with `T`, `Z` and a required offset; real calendar
-///   dates, February 29 in leap years only), `duration`,
-///   `uuid`, `email`, `hostname`, `ipv4`, `ipv6`, `uri` (scheme, `:`, then URI characters). `format` with
-///   `pattern`, or with length bounds the format's own lengths do not already satisfy, is refused (except `uri` with
-///   `maxLength`, as Pydantic's `HttpUrl` has: the scheme may then take a quarter of it, at most 31 characters).
+///   `format` is one of `date`, `time`, `date-time` (RFC 3339 with `T`, `Z` and a required offset; real calendar
+///   dates, February 29 in leap years only), `duration`, `uuid`, `email`, `hostname`, `ipv4`, `ipv6`, `uri` (scheme,
+///   `:`, URI characters). `format` with `pattern`, `pattern` with length bounds, or `format` with length bounds its
+///   own lengths do not already satisfy are refused — except `uri` with `maxLength`, as Pydantic's `HttpUrl` has:
+///   the scheme may then take a quarter of it (at most 31 characters), and `%XX` escapes count three each.
 /// - **Numbers.** JSON number syntax with at most 16 integer digits, 16 fraction digits and 3 exponent digits (as
 ///   llama.cpp). `integer` with `minimum`/`maximum`/`exclusiveMinimum`/`exclusiveMaximum` (any values, also the
 ///   draft-04 Boolean `exclusive…` forms) is exact, digit by digit. `number` accepts integer-valued bounds only; a
@@ -38,7 +39,8 @@ public struct JSONGrammarOptions: Sendable, Equatable {
 ///   and `$ref` with sibling keywords are merged into one schema (`properties` and `required` combine, `type`
 ///   intersects, any other keyword given twice must be equal); `$ref` to `#`, `#/$defs/…`, `#/definitions/…` or any
 ///   local JSON pointer: each referenced schema is one named rule, so recursive schemas work. `enum` and `const`
-///   match the values' compact JSON text. `nullable: true` (OpenAPI 3.0) adds `null`.
+///   match the values' compact JSON text (keeping the values of the schema's `type`, if any; other keywords beside
+///   them are not applied). `nullable: true` (OpenAPI 3.0) adds `null`.
 /// - **No `type`.** The type comes from the keywords present (`properties` means an object, `items` an array, and so
 ///   on, like llama.cpp and xgrammar); with none of them, any JSON value.
 ///

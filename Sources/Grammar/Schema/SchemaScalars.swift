@@ -72,15 +72,23 @@ extension JSONSchemaGrammar.Converter {
             return try atom(body, hint: "\(name)-string", context)
         }
         if entry.rule == .uri, impliesMinimum, let maxLength, maxLength >= entry.minLength {
-            // The scheme may take a quarter of maxLength (at most 31 characters) and the rest what is left, so every
-            // string matched fits maxLength (a few valid URIs with long schemes are left out). Within this bound `%`
-            // is one URI character, its two hex digits not enforced.
+            // Every string matched fits maxLength, at the price of a few valid URIs: the scheme may take a quarter of
+            // it (at most 31 characters), and the rest what is left in plain URI characters, or a third of that when
+            // it has `%XX` escapes.
             let schemeTail = Swift.min(30, (maxLength - 2) / 4)
             let rest = maxLength - 2 - schemeTail
+            let plain = rules.builtin(.uriCharacter)
+            let escaped = GBNFSynthesis.alternation([
+                plain, GBNFSynthesis.sequence([.literal("%"), GBNFSynthesis.repeated(.atom("[0-9a-fA-F]"), min: 2, max: 2)]),
+            ])
+            let unit = try atom(escaped, hint: "uri-unit", context)
             return GBNFSynthesis.sequence([
                 quote, .atom("[a-zA-Z]"),
                 GBNFSynthesis.repeated(.atom(#"[a-zA-Z0-9+.\x2D]"#), min: 0, max: schemeTail), .literal(":"),
-                GBNFSynthesis.repeated(.atom(#"[a-zA-Z0-9\x2D._~:/?#\x5B\x5D@!$&'()*+,;=%]"#), min: 0, max: rest),
+                GBNFSynthesis.alternation([
+                    GBNFSynthesis.repeated(plain, min: 0, max: rest),
+                    GBNFSynthesis.repeated(unit, min: 0, max: rest / 3),
+                ]),
                 quote,
             ])
         }
