@@ -31,6 +31,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest request header field, and all of them together, in bytes (beyond: 400).") var maxHeaderBytes = 64 << 10
     @Option(help: "Close a connection idle this many seconds (no request in progress, or a request head still incomplete); 0: never.")
     var idleTimeoutSeconds = 60.0
+    @Flag(help: "Do not serve the chat page (/), the pipeline view (/pipeline) or its stream (/v1/pipeline/stream).")
+    var noWebUi = false
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Engine") var engine: EngineOptionGroup
     @OptionGroup(title: "Supervision") var supervision: SupervisionOptions
@@ -71,6 +73,7 @@ struct Serve: AsyncParsableCommand {
         server.maxHeaderBytes = maxHeaderBytes
         server.idleTimeout = idleTimeoutSeconds > 0 ? .seconds(idleTimeoutSeconds) : nil
         server.apiKey = resolvedAPIKey
+        server.webUI = !noWebUi
         server.unauthenticatedPaths = Set(unauthenticatedPaths.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         let (listening, listened) = AsyncStream<Void>.makeStream()
         let application = server.application(host: host, port: port) { listened.finish() }

@@ -25,6 +25,8 @@ public struct APIServer: Sendable {
     public var idleTimeout: Duration? = .seconds(60)
     /// Largest request head: one header field, and all of them together (bytes); beyond, the answer is 400.
     public var maxHeaderBytes = 64 << 10
+    /// Whether the chat page (`/`), the pipeline view (`/pipeline`) and its stream (`/v1/pipeline/stream`) are served.
+    public var webUI = true
     let metrics: ServerMetrics
     let logger: Logger
 
@@ -42,12 +44,17 @@ public struct APIServer: Sendable {
     /// The routes: chat and text completions, Anthropic's Messages, OpenAI's Responses, models, health, metrics.
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: MethodNotAllowedMiddleware(methods: [
+        var methods: [String: Set<HTTPRequest.Method>] = [
             "/health": [.get, .head], "/metrics": [.get, .head], "/openapi.json": [.get, .head], "/v1/models": [.get, .head],
             "/v1/completions": [.post], "/v1/chat/completions": [.post], "/v1/messages": [.post],
             "/v1/messages/count_tokens": [.post], "/v1/responses": [.post],
-        ]))
-        if let apiKey { router.add(middleware: APIKeyMiddleware(key: apiKey, exemptPaths: unauthenticatedPaths)) }
+        ]
+        if webUI { methods.merge(["/": [.get, .head], "/pipeline": [.get, .head], "/v1/pipeline/stream": [.get]]) { $1 } }
+        router.add(middleware: MethodNotAllowedMiddleware(methods: methods))
+        if let apiKey {
+            router.add(middleware: APIKeyMiddleware(key: apiKey, exemptPaths: unauthenticatedPaths.union(webUI ? Self.webPages : [])))
+        }
+        addWebRoutes(to: router)
         router.get("openapi.json") { _, _ -> Response in Self.json(.ok, OpenAPIDocument.json(modelName: state.model?.name)) }
         router.get("health") { _, _ -> Response in health() }
         router.get("metrics") { _, _ -> Response in

@@ -68,6 +68,45 @@ import Testing
         #expect(server.stop() == 0)
     }
 
+    /// The chat page and the pipeline view in headless Chromium (scripts/checks/web_ui.py): a streamed reply, Stop
+    /// ending the request on every rank, the conversation kept across a reload, no HTML injection, busy stages and a
+    /// drawn timeline during a benchmark, screenshots; with an API key, the page asks for it.
+    @Test func theWebPagesWorkInARealBrowser() throws {
+        let shots = NSTemporaryDirectory() + "brigade-web-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: shots, withIntermediateDirectories: true)
+        let script = Self.script.replacingOccurrences(of: "openai_client.py", with: "web_ui.py")
+        let server = try ServerProcess(["--pp", "2", "--transport", "inprocess"])
+        defer { server.kill() }
+        try #require(server.waitUntilHealthy(), "the server did not come up:\n\(server.log)")
+        let run = try CLITests.run([script, server.base, CLITests.binary, shots], executable: "python3")
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)\n\(server.log.suffix(3000))")
+        #expect(run.stdout.contains("all checks passed"))
+        for page in ["web-chat.png", "web-pipeline.png"] {
+            #expect(FileManager.default.fileExists(atPath: shots + "/" + page), "the test saves \(page) (in \(shots))")
+        }
+        #expect(server.stop() == 0)
+
+        let locked = try ServerProcess(["--model", "synthetic:layers=2,stage-ms=2", "--api-key", "open-sesame"])
+        defer { locked.kill() }
+        try #require(locked.waitUntilHealthy(), "the server did not come up:\n\(locked.log)")
+        let keyed = try CLITests.run([script, locked.base, CLITests.binary, shots, "open-sesame"], executable: "python3")
+        #expect(keyed.status == 0, "\(keyed.stdout)\n\(keyed.stderr)\n\(locked.log.suffix(3000))")
+        func status(_ path: String, _ headers: [String] = []) throws -> String {
+            try CLITests.run(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "2", locked.base + path] + headers.flatMap { ["-H", $0] },
+                             executable: "curl").stdout
+        }
+        #expect(try status("/") == "200" && status("/pipeline") == "200", "the pages load without the key")
+        #expect(try status("/v1/pipeline/stream") == "401", "the live stream needs the key")
+        #expect(locked.stop() == 0)
+
+        let plain = try ServerProcess(["--model", "synthetic:layers=2", "--no-web-ui"])
+        defer { plain.kill() }
+        try #require(plain.waitUntilHealthy(), "the server did not come up:\n\(plain.log)")
+        let off = try CLITests.run(["-s", "-o", "/dev/null", "-w", "%{http_code}", plain.base + "/"], executable: "curl").stdout
+        #expect(off == "404", "--no-web-ui serves no page")
+        #expect(plain.stop() == 0)
+    }
+
     @Test func anAPIKeyIsAcceptedAsXAPIKeyAndRefusedInEachAPIsShape() throws {
         let server = try ServerProcess(["--model", "synthetic:layers=2", "--api-key", "open-sesame"])
         defer { server.kill() }

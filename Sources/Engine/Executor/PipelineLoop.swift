@@ -342,8 +342,9 @@ final class PipelineLoop {
         defer {
             let end = DispatchTime.now().uptimeNanoseconds
             statistics[keyPath: counter] += Double(end - start) / 1e9
-            if let activity, let trace = setup.options.trace {
-                trace.record(activity, rank: rank, from: start, to: end, batch: batch)
+            if let activity {
+                setup.options.trace?.record(activity, rank: rank, from: start, to: end, batch: batch)
+                LiveTrace.shared.record(activity, rank: rank, from: start, to: end)
             }
         }
         return try body()
@@ -351,7 +352,10 @@ final class PipelineLoop {
 
     /// Records `activity` from `start` until now, when tracing.
     func traced(_ activity: PipelineTrace.Activity, since start: UInt64, batch: Int? = nil, detail: @autoclosure () -> String? = nil) {
-        guard let trace = setup.options.trace else { return }
-        trace.record(activity, rank: rank, from: start, to: DispatchTime.now().uptimeNanoseconds, batch: batch, detail: detail())
+        let live = LiveTrace.shared.isRecording
+        guard setup.options.trace != nil || live else { return }
+        let end = DispatchTime.now().uptimeNanoseconds
+        setup.options.trace?.record(activity, rank: rank, from: start, to: end, batch: batch, detail: detail())
+        if live { LiveTrace.shared.record(activity, rank: rank, from: start, to: end) }
     }
 }

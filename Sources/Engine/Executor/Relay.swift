@@ -99,7 +99,9 @@ final class Relay: Sendable {
                 if batch.state == nil {
                     let waiting = PipelineTrace.now
                     let bytes = try channel.receive(from: previous, tag: .sampleState, watching: lifeline)
-                    trace?.record(.relayReceive, rank: rank, onRelay: true, from: waiting, to: PipelineTrace.now, batch: batch.iteration)
+                    let now = PipelineTrace.now
+                    trace?.record(.relayReceive, rank: rank, onRelay: true, from: waiting, to: now, batch: batch.iteration)
+                    LiveTrace.shared.record(.relayReceive, rank: rank, onRelay: true, from: waiting, to: now)
                     let state = try SampleState(decoding: bytes)
                     guard state.iteration == batch.iteration, state.entries.count == batch.sampling.count else {
                         throw PipelineFailure(message: "rank \(rank) relay expected the sample state of iteration "
