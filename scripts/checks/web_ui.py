@@ -131,6 +131,15 @@ try:
     finally:
         bench.terminate()
         bench.wait(timeout=30)
+    # A phone-sized screen: nothing wider than the screen, the conversation list behind its button.
+    driver.set_window_size(390, 844)
+    for page in ("/", "/pipeline"):
+        driver.get(base + page)
+        time.sleep(0.5)
+        check(driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"),
+              f"{page} fits a phone-sized screen")
+    driver.get(base + "/")
+    check(driver.find_element(By.ID, "toggle-sidebar").is_displayed(), "the conversation list has a button on a phone")
 finally:
     driver.quit()
 print(f"all checks passed ({checks} checks)")
