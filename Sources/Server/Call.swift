@@ -144,7 +144,7 @@ struct Call: Sendable {
             var results = streams.indices.map { GenerationResult(requestID: "\(call.id)-\($0)") }
             var firstTokens = [ContinuousClock.Instant?](repeating: nil, count: streams.count)
             var textOffsets = [Int](repeating: call.echoedPrompt.unicodeScalars.count, count: streams.count)
-            var toolStreams = [ToolCallStream?](repeating: call.parsed.structured.parsesToolCalls ? ToolCallStream() : nil, count: streams.count)
+            var toolStreams = [ToolCallStream?](repeating: call.parsed.structured.parsesToolCalls ? ToolCallStream(toolNames: call.parsed.structured.toolNames) : nil, count: streams.count)
             var note: String?
             do {
                 var opened = [Bool](repeating: false, count: streams.count)

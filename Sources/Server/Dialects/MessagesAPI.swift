@@ -112,7 +112,7 @@ enum MessagesAPI {
 
     /// The event stream with tools: blocks opened as the output reaches them (`BlockStream`).
     static func toolStreamingResponse(_ call: Call, _ stream: Call.Stream, _ parsed: Parsed) -> Response {
-        let blocks = BlockStream()
+        let blocks = BlockStream(toolNames: parsed.request.structured.toolNames)
         let opening = [
             call.namedEvent("message_start", ["type": "message_start", "message": message(call, GenerationResult(requestID: call.id), parsed, started: true)]),
             call.namedEvent("ping", ["type": "ping"]),

@@ -92,7 +92,7 @@ extension MessagesAPI {
     /// The content blocks of a finished answer: its text, then one `tool_use` block per call.
     static func contentBlocks(_ call: Call, _ result: GenerationResult) -> (blocks: [[String: Any]], madeCalls: Bool) {
         guard call.parsed.structured.parsesToolCalls else { return ([["type": "text", "text": result.text]], false) }
-        var stream = ToolCallStream()
+        var stream = ToolCallStream(toolNames: call.parsed.structured.toolNames)
         let events = stream.feed(result.text) + stream.finish()
         let text = events.compactMap { if case .content(let t) = $0 { t } else { nil } }.joined()
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -112,11 +112,15 @@ extension MessagesAPI {
     /// Streamed content blocks with tools: text blocks and `tool_use` blocks opened as the output reaches them.
     final class BlockStream: Sendable {
         private struct State {
-            var tools = ToolCallStream()
+            var tools: ToolCallStream
             var open: (index: Int, isText: Bool)?
             var next = 0
         }
-        private let state = Locked(State())
+        private let state: Locked<State>
+
+        init(toolNames: Set<String>) {
+            state = Locked(State(tools: ToolCallStream(toolNames: toolNames)))
+        }
 
         /// The events for one update's text (`final`: the output ended).
         func events(_ text: String, final: Bool, _ call: Call) -> [ByteBuffer] {

@@ -119,7 +119,7 @@ enum ResponsesAPI {
             fields.merging(["item_id": item, "output_index": 0, "content_index": 0]) { $1 }
         }
         if call.parsed.structured.parsesToolCalls {
-            let items = ItemStream()
+            let items = ItemStream(toolNames: call.parsed.structured.toolNames)
             return call.streamingResponse(stream, opening: [event("response.created", ["response": response(call, nil, settings)]),
                                                             event("response.in_progress", ["response": response(call, nil, settings)])],
                                           events: { output, result in

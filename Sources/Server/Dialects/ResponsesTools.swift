@@ -81,7 +81,7 @@ extension ResponsesAPI {
     /// The output items of a finished response: the message (when there is text), then one `function_call` per call.
     static func outputItems(_ call: Call, _ result: GenerationResult) -> [[String: Any]] {
         guard call.parsed.structured.parsesToolCalls else { return [outputItem(call, text: result.text, done: true)] }
-        var stream = ToolCallStream()
+        var stream = ToolCallStream(toolNames: call.parsed.structured.toolNames)
         let text = (stream.feed(result.text) + stream.finish()).compactMap { if case .content(let t) = $0 { t } else { nil } }
             .joined().trimmingCharacters(in: .whitespacesAndNewlines)
         let message = text.isEmpty && !stream.calls.isEmpty ? [] : [outputItem(call, text: text, done: true)]
@@ -91,13 +91,17 @@ extension ResponsesAPI {
     /// Streamed output items with tools: the message item and `function_call` items, opened as the output reaches them.
     final class ItemStream: Sendable {
         private struct State {
-            var tools = ToolCallStream()
+            var tools: ToolCallStream
             /// The open item: its output index, and the call it is (nil: the message).
             var open: (index: Int, call: Int?)?
             var next = 0
             var text = ""
         }
-        private let state = Locked(State())
+        private let state: Locked<State>
+
+        init(toolNames: Set<String>) {
+            state = Locked(State(tools: ToolCallStream(toolNames: toolNames)))
+        }
 
         func events(_ delta: String, final: Bool, _ call: Call, event: (String, [String: Any]) -> ByteBuffer) -> [ByteBuffer] {
             state.withLock { s in

@@ -9,7 +9,7 @@ extension Call {
         guard parsed.structured.parsesToolCalls else {
             return (["role": "assistant", "content": result.text], finishReasonText(result.finishReason, madeCalls: false))
         }
-        var stream = ToolCallStream()
+        var stream = ToolCallStream(toolNames: parsed.structured.toolNames)
         let events = stream.feed(result.text) + stream.finish()
         let content = events.compactMap { event -> String? in if case .content(let text) = event { return text } else { return nil } }
             .joined().trimmingCharacters(in: .whitespacesAndNewlines)

@@ -15,6 +15,8 @@ struct StructuredOutput: Sendable {
 
     /// Whether tool calls are parsed out of the output.
     var parsesToolCalls: Bool { !tools.isEmpty && toolChoice != .none }
+    /// The names a call may have.
+    var toolNames: Set<String> { parsesToolCalls ? Set(tools.map(\.name)) : [] }
 
     static let none = StructuredOutput()
 

@@ -1,29 +1,30 @@
 import Foundation
 
 /// A function call the model made, as the API returns it.
-struct ToolCall: Sendable, Equatable {
-    var id: String
-    var name: String
+public struct ToolCall: Sendable, Equatable {
+    public var id: String
+    public var name: String
     /// The arguments as JSON text, exactly as the model wrote them.
-    var arguments: String
+    public var arguments: String
     /// Whether the arguments are all there (a call cut by max_tokens is not).
-    var isComplete = true
+    public var isComplete = true
 
     static func newID() -> String {
         "call_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
     }
 }
 
-/// Splits model output into text and Hermes-style tool calls — `<tool_call>{"name": …, "arguments": {…}}</tool_call>`,
-/// the format of the Qwen2.5/Qwen3, Hermes and SmolLM3 templates, and of the system prompt Brigade writes for
-/// templates without tools — as the text streams in.
+/// Splits model output into text and tool calls as the text streams in: Hermes-style blocks —
+/// `<tool_call>{"name": …, "arguments": {…}}</tool_call>`, the format of the Qwen2.5/Qwen3, Hermes and SmolLM3
+/// templates, and of the system prompt Brigade writes for templates without tools — and the bare JSON object Llama
+/// 3.1+ templates ask for (`{"name": …, "parameters": {…}}` as the whole answer, for one of the offered tools).
 ///
 /// The name is reported as soon as `{"name": "…", "arguments": ` has arrived, and the arguments in fragments as they
 /// are generated, so a client sees OpenAI's `delta.tool_calls` shape (index, id, name once, argument fragments).
 /// Text that may still become `<tool_call>` is held back until it cannot. Streamed and whole output go through the
 /// same machine, so both give the same calls.
-struct ToolCallStream {
-    enum Event: Equatable {
+public struct ToolCallStream: Sendable {
+    public enum Event: Equatable, Sendable {
         case content(String)
         case callStarted(index: Int, id: String, name: String)
         case arguments(index: Int, String)
@@ -32,24 +33,41 @@ struct ToolCallStream {
     static let open = "<tool_call>", close = "</tool_call>"
 
     private enum Mode {
+        /// Nothing but whitespace yet: a `{` may open a bare JSON call.
+        case start
+        /// A bare JSON answer, held until the output ends (it is a call only if it is one whole object naming a tool).
+        case bareJSON
         case text
         /// Inside a call: the text after `<tool_call>` so far, the call's name once known, and how far into
         /// `body` the arguments have been reported.
         case call(body: String, started: Bool, argumentsStart: String.Index?, scanner: JSONValueScanner)
     }
 
-    private var mode = Mode.text
+    private var mode: Mode
     private var pending = ""
-    /// Calls begun so far (the last may still be incomplete).
-    private(set) var calls: [ToolCall] = []
-    /// The calls whose arguments are complete.
-    var completeCalls: [ToolCall] { calls.filter(\.isComplete) }
+    /// The offered tools' names: a bare JSON answer naming one of them is a call (none: only `<tool_call>` blocks).
+    public let toolNames: Set<String>
 
-    mutating func feed(_ text: String) -> [Event] {
+    public init(toolNames: Set<String> = []) {
+        self.toolNames = toolNames
+        mode = toolNames.isEmpty ? .text : .start
+    }
+    /// Calls begun so far (the last may still be incomplete).
+    public private(set) var calls: [ToolCall] = []
+    /// The calls whose arguments are complete.
+    public var completeCalls: [ToolCall] { calls.filter(\.isComplete) }
+
+    public mutating func feed(_ text: String) -> [Event] {
         pending += text
         var events: [Event] = []
         while true {
             switch mode {
+            case .start:
+                guard let first = pending.first(where: { !$0.isWhitespace }) else { return events }
+                mode = first == "{" ? .bareJSON : .text
+                continue
+            case .bareJSON:
+                return events
             case .text:
                 if let range = pending.range(of: Self.open) {
                     if range.lowerBound > pending.startIndex { events.append(.content(String(pending[..<range.lowerBound]))) }
@@ -97,10 +115,17 @@ struct ToolCallStream {
 
     /// Ends the output: held-back text is content; a call left open (the model stopped before `</tool_call>`) counts
     /// if it parses.
-    mutating func finish() -> [Event] {
+    public mutating func finish() -> [Event] {
         var events = feed("")
         switch mode {
-        case .text:
+        case .bareJSON:
+            if let call = Self.bareCall(pending, among: toolNames) {
+                calls.append(call)
+                events += [.callStarted(index: calls.count - 1, id: call.id, name: call.name), .arguments(index: calls.count - 1, call.arguments)]
+            } else {
+                events.append(.content(pending))
+            }
+        case .start, .text:
             if !pending.isEmpty { events.append(.content(pending)) }
         case .call(let body, let started, _, _):
             events += finishCall(body: body + pending, started: started)
@@ -130,6 +155,15 @@ struct ToolCallStream {
         calls.append(ToolCall(id: ToolCall.newID(), name: name, arguments: text))
         return [.callStarted(index: calls.count - 1, id: calls[calls.count - 1].id, name: name),
                 .arguments(index: calls.count - 1, text)]
+    }
+
+    /// `{"name": <a tool>, "parameters" | "arguments": {…}}` as the whole of `text`, as a call.
+    static func bareCall(_ text: String, among tools: Set<String>) -> ToolCall? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              let name = object["name"] as? String, tools.contains(name),
+              let arguments = object["parameters"] ?? object["arguments"], arguments is [String: Any],
+              let data = try? JSONSerialization.data(withJSONObject: arguments, options: [.withoutEscapingSlashes]) else { return nil }
+        return ToolCall(id: ToolCall.newID(), name: name, arguments: String(decoding: data, as: UTF8.self))
     }
 
     /// The length of the longest suffix of `text` that is a proper prefix of `tag`.
@@ -169,7 +203,7 @@ struct ToolCallStream {
 /// Follows one JSON value through text that arrives in pieces, reporting the characters that belong to it: it ends
 /// where the value's outermost object, array or string closes (or, for a bare number or literal, at the first
 /// character that cannot continue it).
-struct JSONValueScanner: Equatable {
+struct JSONValueScanner: Equatable, Sendable {
     private var depth = 0
     private var inString = false
     private var escaped = false
