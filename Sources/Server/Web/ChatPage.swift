@@ -67,6 +67,7 @@ enum ChatPage {
     </main>
     <script>
     "use strict";
+    /*COMMON*/
     const $ = (id) => document.getElementById(id);
     const store = {
       get(key, fallback) { try { const v = localStorage.getItem("brigade." + key); return v === null ? fallback : JSON.parse(v); } catch { return fallback; } },
@@ -236,34 +237,21 @@ enum ChatPage {
           const error = await response.json().catch(() => ({}));
           throw new Error((error.error && error.error.message) || ("HTTP " + response.status));
         }
-        const reader = response.body.getReader();
-        const decoder = new TextDecoder();
-        let buffer = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buffer += decoder.decode(value, { stream: true });
-          let end;
-          while ((end = buffer.indexOf("\n\n")) >= 0) {
-            const event = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            if (!event.startsWith("data: ")) continue;
-            const data = event.slice(6);
-            if (data === "[DONE]") continue;
-            const chunk = JSON.parse(data);
-            if (chunk.error) throw new Error(chunk.error.message);
-            if (chunk.usage) tokens = chunk.usage.completion_tokens;
-            for (const choice of chunk.choices || []) {
-              if (choice.delta && choice.delta.content) {
-                if (first === null) first = performance.now();
-                chunks += 1;  // one token per chunk: the count when the stream is stopped before its usage
-                reply.content += choice.delta.content;
-                if (!pending) { pending = true; requestAnimationFrame(paint); }
-              }
-              if (choice.finish_reason) finish = choice.finish_reason;
+        await readEvents(response, (data) => {
+          if (data === "[DONE]") return;
+          const chunk = JSON.parse(data);
+          if (chunk.error) throw new Error(chunk.error.message);
+          if (chunk.usage) tokens = chunk.usage.completion_tokens;
+          for (const choice of chunk.choices || []) {
+            if (choice.delta && choice.delta.content) {
+              if (first === null) first = performance.now();
+              chunks += 1;  // one token per chunk: the count when the stream is stopped before its usage
+              reply.content += choice.delta.content;
+              if (!pending) { pending = true; requestAnimationFrame(paint); }
             }
+            if (choice.finish_reason) finish = choice.finish_reason;
           }
-        }
+        });
       } catch (error) {
         if (error.name === "AbortError") finish = "stopped";
         else { reply.error = true; reply.content += (reply.content ? "\n\n" : "") + "⚠ " + error.message; }
@@ -293,14 +281,7 @@ enum ChatPage {
     $("system-prompt").onchange = () => { const c = current(); if (c) { c.system = $("system-prompt").value; save(); } };
     $("forget-key").onclick = () => { localStorage.removeItem("brigade.apiKey"); };
     $("toggle-sidebar").onclick = () => $("sidebar").classList.toggle("open");
-    $("theme-toggle").onclick = () => {
-      const dark = document.documentElement.dataset.theme
-        ? document.documentElement.dataset.theme === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
-      document.documentElement.dataset.theme = dark ? "light" : "dark";
-      store.set("theme", document.documentElement.dataset.theme);
-    };
-    const theme = store.get("theme", null);
-    if (theme) document.documentElement.dataset.theme = theme;
+    setUpTheme();
     const settings = store.get("settings", null);
     if (settings) {
       $("temperature").value = settings.temperature; $("top-p").value = settings.topP;
@@ -311,5 +292,5 @@ enum ChatPage {
     loadModel();
     </script>
     </body></html>
-    """#.replacingOccurrences(of: "/*STYLE*/", with: WebStyle.css)
+    """#.replacingOccurrences(of: "/*STYLE*/", with: WebStyle.css).replacingOccurrences(of: "/*COMMON*/", with: WebScript.common)
 }

@@ -42,6 +42,7 @@ enum PipelinePage {
     </div>
     <script>
     "use strict";
+    /*COMMON*/
     const $ = (id) => document.getElementById(id);
     const spans = [];   // {rank, relay, category, start, end} in ms of the server's clock
     let clockOffset = null, latest = null;
@@ -127,36 +128,16 @@ enum PipelinePage {
           }
           if (!response.ok) throw new Error("HTTP " + response.status);
           $("status").textContent = "live"; $("status").className = "muted";
-          const reader = response.body.getReader();
-          const decoder = new TextDecoder();
-          let buffer = "";
-          for (;;) {
-            const { value, done } = await reader.read();
-            if (done) break;
-            buffer += decoder.decode(value, { stream: true });
-            let end;
-            while ((end = buffer.indexOf("\n\n")) >= 0) {
-              const event = buffer.slice(0, end);
-              buffer = buffer.slice(end + 2);
-              if (event.startsWith("data: ")) update(JSON.parse(event.slice(6)));
-            }
-          }
+          await readEvents(response, (data) => update(JSON.parse(data)));
         } catch (error) { /* retried below */ }
         $("status").textContent = "reconnecting…"; $("status").className = "down";
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }
-    $("theme-toggle").onclick = () => {
-      const dark = document.documentElement.dataset.theme
-        ? document.documentElement.dataset.theme === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
-      document.documentElement.dataset.theme = dark ? "light" : "dark";
-      localStorage.setItem("brigade.theme", JSON.stringify(document.documentElement.dataset.theme));
-    };
-    const theme = localStorage.getItem("brigade.theme");
-    if (theme) document.documentElement.dataset.theme = JSON.parse(theme);
+    setUpTheme();
     requestAnimationFrame(draw);
     connect();
     </script>
     </body></html>
-    """#.replacingOccurrences(of: "/*STYLE*/", with: WebStyle.css)
+    """#.replacingOccurrences(of: "/*STYLE*/", with: WebStyle.css).replacingOccurrences(of: "/*COMMON*/", with: WebScript.common)
 }

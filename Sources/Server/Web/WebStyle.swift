@@ -29,3 +29,38 @@ enum WebStyle {
     .muted { color: var(--muted); font-size: 12px; }
     """#
 }
+
+/// Script both pages share: reading a server-sent event stream from a `fetch` response (so that the API key can go in
+/// a header, which `EventSource` cannot send), and the theme switch.
+enum WebScript {
+    static let common = #"""
+    // Calls onData with the payload of every `data:` event of a streamed response, until the stream ends.
+    async function readEvents(response, onData) {
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const event = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (event.startsWith("data: ")) onData(event.slice(6));
+        }
+      }
+    }
+    // The theme: the system's unless the user picked one with the button.
+    function setUpTheme() {
+      const saved = localStorage.getItem("brigade.theme");
+      if (saved) document.documentElement.dataset.theme = JSON.parse(saved);
+      document.getElementById("theme-toggle").onclick = () => {
+        const dark = document.documentElement.dataset.theme
+          ? document.documentElement.dataset.theme === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
+        document.documentElement.dataset.theme = dark ? "light" : "dark";
+        localStorage.setItem("brigade.theme", JSON.stringify(document.documentElement.dataset.theme));
+      };
+    }
+    """#
+}
