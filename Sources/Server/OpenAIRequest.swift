@@ -269,8 +269,7 @@ extension ParsedRequest {
                 guard let arguments = try? JinjaValue(parsingJSON: text) else {
                     throw .invalid("messages[\(index)].tool_calls[\(n)].function.arguments", "the arguments are not JSON: \(text)")
                 }
-                return .dictionary(["id": .string(call["id"] as? String ?? "call_\(n)"), "type": "function",
-                                    "function": .dictionary(["name": .string(name), "arguments": arguments])])
+                return StructuredOutput.templateToolCall(id: call["id"] as? String ?? "call_\(n)", name: name, arguments: arguments)
             })
         }
         for key in ["tool_call_id", "name"] {

@@ -72,8 +72,7 @@ extension MessagesAPI {
                 }
                 let input = (block["input"]).flatMap { try? JSONSerialization.data(withJSONObject: $0) }
                     .flatMap { try? JinjaValue(parsingJSON: String(decoding: $0, as: UTF8.self)) } ?? .dictionary([:])
-                calls.append(.dictionary(["id": .string(id), "type": "function",
-                                          "function": .dictionary(["name": .string(name), "arguments": input])]))
+                calls.append(StructuredOutput.templateToolCall(id: id, name: name, arguments: input))
             case "tool_result" where role == "user":
                 flushText()
                 guard let id = block["tool_use_id"] as? String else { throw .invalid(field, "\(field): a tool_result needs a tool_use_id") }
@@ -92,15 +91,12 @@ extension MessagesAPI {
     /// The content blocks of a finished answer: its text, then one `tool_use` block per call.
     static func contentBlocks(_ call: Call, _ result: GenerationResult) -> (blocks: [[String: Any]], madeCalls: Bool) {
         guard call.parsed.structured.parsesToolCalls else { return ([["type": "text", "text": result.text]], false) }
-        var stream = ToolCallStream(toolNames: call.parsed.structured.toolNames)
-        let events = stream.feed(result.text) + stream.finish()
-        let text = events.compactMap { if case .content(let t) = $0 { t } else { nil } }.joined()
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        var blocks: [[String: Any]] = text.isEmpty && !stream.calls.isEmpty ? [] : [["type": "text", "text": text]]
-        for toolCall in stream.completeCalls {
+        let (text, calls) = ToolCallStream.split(result.text, toolNames: call.parsed.structured.toolNames)
+        var blocks: [[String: Any]] = text.isEmpty && !calls.isEmpty ? [] : [["type": "text", "text": text]]
+        for toolCall in calls {
             blocks.append(["type": "tool_use", "id": toolUseID(toolCall.id), "name": toolCall.name, "input": input(toolCall.arguments)])
         }
-        return (blocks, !stream.completeCalls.isEmpty)
+        return (blocks, !calls.isEmpty)
     }
 
     static func toolUseID(_ callID: String) -> String { "toolu_" + callID.dropFirst("call_".count) }

@@ -19,9 +19,7 @@ extension ResponsesAPI {
             case "json_object": format = JSONSchemaGrammar.anyObject
             case "json_schema":
                 guard let schema = spec["schema"] else { throw .invalid("text.format.schema", "a json_schema format needs a schema") }
-                do { format = try JSONSchemaGrammar.gbnf(schema: schema.text) } catch {
-                    throw .invalid("text.format.schema", error)
-                }
+                format = try StructuredOutput.schemaGrammar(schema.text, param: "text.format.schema")
             case let other?: throw .invalid("text.format.type", "text.format.type must be text, json_object or json_schema, got \(other)")
             }
         }
@@ -60,9 +58,8 @@ extension ResponsesAPI {
                 throw .invalid("input[\(index)]", "a function_call item needs call_id, name and arguments")
             }
             let arguments = (try? JinjaValue(parsingJSON: item["arguments"] as? String ?? "{}")) ?? .dictionary([:])
-            return ChatMessage(role: "assistant", content: .string(""), fields: ["tool_calls": .array([.dictionary([
-                "id": .string(callID), "type": "function", "function": .dictionary(["name": .string(name), "arguments": arguments]),
-            ])])])
+            return ChatMessage(role: "assistant", content: .string(""),
+                               fields: ["tool_calls": .array([StructuredOutput.templateToolCall(id: callID, name: name, arguments: arguments)])])
         case "function_call_output":
             guard let callID = item["call_id"] as? String else { throw .invalid("input[\(index)]", "a function_call_output item needs a call_id") }
             let output = item["output"] as? String ?? (try? ParsedRequest.text(of: item["output"], field: "input[\(index)].output",
@@ -81,11 +78,9 @@ extension ResponsesAPI {
     /// The output items of a finished response: the message (when there is text), then one `function_call` per call.
     static func outputItems(_ call: Call, _ result: GenerationResult) -> [[String: Any]] {
         guard call.parsed.structured.parsesToolCalls else { return [outputItem(call, text: result.text, done: true)] }
-        var stream = ToolCallStream(toolNames: call.parsed.structured.toolNames)
-        let text = (stream.feed(result.text) + stream.finish()).compactMap { if case .content(let t) = $0 { t } else { nil } }
-            .joined().trimmingCharacters(in: .whitespacesAndNewlines)
-        let message = text.isEmpty && !stream.calls.isEmpty ? [] : [outputItem(call, text: text, done: true)]
-        return message + stream.completeCalls.map { functionCallItem($0, done: true) }
+        let (text, calls) = ToolCallStream.split(result.text, toolNames: call.parsed.structured.toolNames)
+        let message = text.isEmpty && !calls.isEmpty ? [] : [outputItem(call, text: text, done: true)]
+        return message + calls.map { functionCallItem($0, done: true) }
     }
 
     /// Streamed output items with tools: the message item and `function_call` items, opened as the output reaches them.

@@ -9,12 +9,8 @@ extension Call {
         guard parsed.structured.parsesToolCalls else {
             return (["role": "assistant", "content": result.text], finishReasonText(result.finishReason, madeCalls: false))
         }
-        var stream = ToolCallStream(toolNames: parsed.structured.toolNames)
-        let events = stream.feed(result.text) + stream.finish()
-        let content = events.compactMap { event -> String? in if case .content(let text) = event { return text } else { return nil } }
-            .joined().trimmingCharacters(in: .whitespacesAndNewlines)
-        // A call cut off by max_tokens is left out (its arguments would not parse); the finish reason says "length".
-        let calls = stream.completeCalls
+        // A call cut off by max_tokens is left out; the finish reason says "length".
+        let (content, calls) = ToolCallStream.split(result.text, toolNames: parsed.structured.toolNames)
         var message: [String: Any] = ["role": "assistant", "content": content.isEmpty && !calls.isEmpty ? NSNull() : content]
         if !calls.isEmpty {
             message["tool_calls"] = calls.map { call -> [String: Any] in

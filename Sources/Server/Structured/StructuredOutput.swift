@@ -75,12 +75,17 @@ struct StructuredOutput: Sendable {
 
     // MARK: Grammars of the output-format fields
 
+    /// `build`'s grammar, or a 400 naming `param` and where in it the problem is.
+    static func compile(_ param: String, _ build: () throws(GrammarError) -> String) throws(APIError) -> String {
+        do { return try build() } catch { throw .invalid(param, error) }
+    }
+
+    /// The grammar of a JSON schema given as JSON text; errors name `param`.
+    static func schemaGrammar(_ schema: String, param: String) throws(APIError) -> String {
+        try compile(param) { () throws(GrammarError) in try JSONSchemaGrammar.gbnf(schema: schema) }
+    }
+
     private static func grammar(field: String, _ value: JSONValue) throws(APIError) -> String {
-        func compile(_ build: () throws(GrammarError) -> String, param: String) throws(APIError) -> String {
-            do { return try build() } catch {
-                throw .invalid(param, error)
-            }
-        }
         switch field {
         case "response_format":
             guard case .object = value, case .string(let type)? = value["type"] else {
@@ -94,8 +99,7 @@ struct StructuredOutput: Sendable {
                     throw .invalid("response_format.json_schema", "response_format.json_schema must be an object with a schema")
                 }
                 guard let schema = wrapper["schema"] else { return JSONSchemaGrammar.anyObject }
-                return try compile({ () throws(GrammarError) in try JSONSchemaGrammar.gbnf(schema: schema.text) },
-                                   param: "response_format.json_schema.schema")
+                return try schemaGrammar(schema.text, param: "response_format.json_schema.schema")
             default:
                 throw .invalid("response_format.type", "response_format.type must be text, json_object or json_schema, got \(type)")
             }
@@ -103,10 +107,10 @@ struct StructuredOutput: Sendable {
             // vLLM takes the schema as an object or as JSON text.
             let text: String
             if case .string(let s) = value { text = s } else { text = value.text }
-            return try compile({ () throws(GrammarError) in try JSONSchemaGrammar.gbnf(schema: text) }, param: field)
+            return try schemaGrammar(text, param: field)
         case "guided_regex":
             guard case .string(let pattern) = value else { throw .invalid(field, "guided_regex must be a string") }
-            return try compile({ () throws(GrammarError) in try RegexGrammar.gbnf(pattern: pattern) }, param: field)
+            return try compile(field) { () throws(GrammarError) in try RegexGrammar.gbnf(pattern: pattern) }
         case "guided_choice":
             guard case .array(let items) = value, !items.isEmpty else { throw .invalid(field, "guided_choice must be a non-empty list of strings") }
             var choices: [String] = []
@@ -117,7 +121,7 @@ struct StructuredOutput: Sendable {
             return "root ::= " + choices.joined(separator: " | ")
         default:  // grammar, guided_grammar: GBNF
             guard case .string(let gbnf) = value else { throw .invalid(field, "\(field) must be a string of GBNF") }
-            return try compile({ () throws(GrammarError) in _ = try GrammarCache.shared.grammar(gbnf); return gbnf }, param: field)
+            return try compile(field) { () throws(GrammarError) in _ = try GrammarCache.shared.grammar(gbnf); return gbnf }
         }
     }
 
@@ -146,12 +150,7 @@ struct StructuredOutput: Sendable {
         var alternatives: [String] = []
         var rules: [String] = []
         for (index, tool) in tools.enumerated() {
-            let arguments: String
-            do {
-                arguments = try JSONSchemaGrammar.gbnf(schema: tool.parameters.text)
-            } catch {
-                throw .invalid("tools[\(index)].function.parameters", error)
-            }
+            let arguments = try schemaGrammar(tool.parameters.text, param: "tools[\(index)].function.parameters")
             alternatives.append(GBNFText.literal("\"\(tool.name)\", \"arguments\": ") + " tool\(index)-root")
             rules.append(GBNFText.prefixingRules(arguments, with: "tool\(index)-"))
         }

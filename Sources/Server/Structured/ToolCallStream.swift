@@ -157,6 +157,15 @@ public struct ToolCallStream: Sendable {
                 .arguments(index: calls.count - 1, text)]
     }
 
+    /// A finished output split into its text (outside the calls, trimmed) and its complete calls; a call cut off by
+    /// max_tokens is left out (its arguments would not parse).
+    public static func split(_ output: String, toolNames: Set<String>) -> (text: String, calls: [ToolCall]) {
+        var stream = ToolCallStream(toolNames: toolNames)
+        let text = (stream.feed(output) + stream.finish()).compactMap { if case .content(let t) = $0 { t } else { nil } }
+            .joined().trimmingCharacters(in: .whitespacesAndNewlines)
+        return (text, stream.completeCalls)
+    }
+
     /// `{"name": <a tool>, "parameters" | "arguments": {…}}` as the whole of `text`, as a call.
     static func bareCall(_ text: String, among tools: Set<String>) -> ToolCall? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],

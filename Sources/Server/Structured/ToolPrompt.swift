@@ -34,6 +34,11 @@ extension StructuredOutput {
             + "<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>"
     }
 
+    /// One entry of an assistant message's `tool_calls` as chat templates read it (OpenAI's shape, arguments an object).
+    static func templateToolCall(id: String, name: String, arguments: JinjaValue) -> JinjaValue {
+        .dictionary(["id": .string(id), "type": "function", "function": .dictionary(["name": .string(name), "arguments": arguments])])
+    }
+
     /// A turn with tool fields as plain text, for templates that know nothing of tools.
     static func plainToolTurn(_ message: ChatMessage) -> ChatMessage {
         if message.role == "tool" {
