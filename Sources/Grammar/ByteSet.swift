@@ -39,16 +39,6 @@ public struct ByteSet: Hashable, Sendable {
 
     public var isEmpty: Bool { words.0 | words.1 | words.2 | words.3 == 0 }
 
-    /// The single byte of a one-element set.
-    var single: UInt8? {
-        var found: UInt8?
-        for b in 0...255 where contains(UInt8(b)) {
-            if found != nil { return nil }
-            found = UInt8(b)
-        }
-        return found
-    }
-
     public static func == (a: ByteSet, b: ByteSet) -> Bool {
         a.words.0 == b.words.0 && a.words.1 == b.words.1 && a.words.2 == b.words.2 && a.words.3 == b.words.3
     }

@@ -1,22 +1,7 @@
 /// Building GBNF text from parts: literals, and grammars combined under one root.
 public enum GBNFText {
-    /// `text` as a GBNF string literal (quotes, backslashes and control characters escaped).
-    public static func literal(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                out += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    /// `text` as a GBNF string literal (quotes, backslashes and invisible characters escaped).
+    public static func literal(_ text: String) -> String { GBNFSynthesis.literal(text) }
 
     /// `gbnf` with every rule name prefixed by `prefix` (so its `root` becomes `<prefix>root`): grammars compiled
     /// separately (one JSON schema per tool, say) can then live in one grammar without their rule names clashing.
