@@ -1,4 +1,3 @@
-import Foundation
 import Grammar
 import Model
 
@@ -9,30 +8,21 @@ import Model
 /// Owned by the last rank's loop thread.
 final class GrammarBook {
     private let makeVocabulary: () -> TokenVocabulary?
-    private var vocabulary: TokenVocabulary??
-    private var indexes: [String: GrammarIndex] = [:]
-    /// Grammar sources, least recently used first.
-    private var order: [String] = []
-    static let limit = 32
+    /// Built at the first constrained request (nil: the model has none).
+    private lazy var vocabulary: TokenVocabulary? = makeVocabulary()
+    private var indexes = LeastRecentlyUsed<String, GrammarIndex>(limit: 32)
 
     init(makeVocabulary: @escaping () -> TokenVocabulary?) {
         self.makeVocabulary = makeVocabulary
     }
 
     func index(for source: String) throws -> GrammarIndex {
-        if let index = indexes[source] {
-            if let i = order.lastIndex(of: source) { order.remove(at: i) }
-            order.append(source)
-            return index
-        }
-        if vocabulary == nil { vocabulary = .some(makeVocabulary()) }
-        guard let vocabulary = vocabulary ?? nil else {
+        if let index = indexes.value(for: source) { return index }
+        guard let vocabulary else {
             throw PipelineFailure(message: "a request has a grammar but the model has no token vocabulary")
         }
         let index = GrammarIndex(grammar: try GrammarCache.shared.grammar(source), vocabulary: vocabulary)
-        indexes[source] = index
-        order.append(source)
-        if order.count > Self.limit { indexes[order.removeFirst()] = nil }
+        indexes.insert(index, for: source)
         return index
     }
 }
@@ -85,8 +75,6 @@ extension PipelineLoop {
         cursor.catchUp(with: state.tokens[state.promptCount...])
         state.grammar = cursor
         if cursor.offGrammar { return sample(allowed: nil) }
-        let start = DispatchTime.now().uptimeNanoseconds
-        defer { statistics.grammarSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         let stops = state.stopTokens.subtracting(state.suppressedTokens)
         if parameters.temperature == 0 {
             let first = sample(allowed: nil)
@@ -94,7 +82,6 @@ extension PipelineLoop {
                 : cursor.index.advance(cursor.state, token: first.tokenID) != nil
             if allowed { return first }
         }
-        statistics.grammarMasks += 1
         var mask = cursor.index.mask(for: cursor.state)
         if cursor.state.canEnd || mask.isEmpty { for token in stops { mask.insert(Int(token)) } }
         return sample(allowed: mask.isEmpty ? nil : mask)

@@ -342,20 +342,21 @@ final class PipelineLoop {
         defer {
             let end = DispatchTime.now().uptimeNanoseconds
             statistics[keyPath: counter] += Double(end - start) / 1e9
-            if let activity {
-                setup.options.trace?.record(activity, rank: rank, from: start, to: end, batch: batch)
-                LiveTrace.shared.record(activity, rank: rank, from: start, to: end)
-            }
+            if let activity { recordSpan(activity, from: start, to: end, batch: batch) }
         }
         return try body()
     }
 
-    /// Records `activity` from `start` until now, when tracing.
+    /// Records `activity` from `start` until now, when tracing or watched live.
     func traced(_ activity: PipelineTrace.Activity, since start: UInt64, batch: Int? = nil, detail: @autoclosure () -> String? = nil) {
-        let live = LiveTrace.shared.isRecording
-        guard setup.options.trace != nil || live else { return }
-        let end = DispatchTime.now().uptimeNanoseconds
+        guard setup.options.trace != nil || LiveTrace.shared.isRecording else { return }
+        recordSpan(activity, from: start, to: DispatchTime.now().uptimeNanoseconds, batch: batch, detail: detail())
+    }
+
+    /// A finished span, into the `--trace` recording and the live view's (each records only when it is on).
+    private func recordSpan(_ activity: PipelineTrace.Activity, from start: UInt64, to end: UInt64, batch: Int?,
+                        detail: @autoclosure () -> String? = nil) {
         setup.options.trace?.record(activity, rank: rank, from: start, to: end, batch: batch, detail: detail())
-        if live { LiveTrace.shared.record(activity, rank: rank, from: start, to: end) }
+        LiveTrace.shared.record(activity, rank: rank, from: start, to: end)
     }
 }

@@ -25,10 +25,6 @@ public struct StageStatistics: Sendable, Equatable {
     public var inFlight = 0
     /// The most micro-batches ever in flight at once.
     public var maxInFlight = 0
-    /// Time spent constraining tokens to requests' grammars (part of `forwardSeconds`; last rank only).
-    public var grammarSeconds = 0.0
-    /// Grammar masks computed (tokens whose grammar check needed more than the greedy token's own).
-    public var grammarMasks = 0
 
     public init(rank: Int, layers: Range<Int>) {
         self.rank = rank

@@ -96,13 +96,10 @@ struct RankCounters: Sendable, Equatable {
         }
         w.write(e.forwardSeconds)
         let s = stage
-        for value in [s.rank, s.layers.lowerBound, s.layers.upperBound, s.iterations, s.microBatches, s.tokens, s.inFlight, s.maxInFlight,
-                      s.grammarMasks] {
+        for value in [s.rank, s.layers.lowerBound, s.layers.upperBound, s.iterations, s.microBatches, s.tokens, s.inFlight, s.maxInFlight] {
             w.write(value)
         }
-        for value in [s.forwardSeconds, s.upstreamWaitSeconds, s.relayWaitSeconds, s.idleSeconds, s.wallSeconds, s.grammarSeconds] {
-            w.write(value)
-        }
+        for value in [s.forwardSeconds, s.upstreamWaitSeconds, s.relayWaitSeconds, s.idleSeconds, s.wallSeconds] { w.write(value) }
     }
 
     init(engine: EngineStatistics, stage: StageStatistics) {
@@ -122,9 +119,9 @@ struct RankCounters: Sendable, Equatable {
         guard lower <= upper else { throw WireError(message: "a stage's layers \(lower)..<\(upper)") }
         var s = StageStatistics(rank: rank, layers: lower..<upper)
         s.iterations = try r.readInt(); s.microBatches = try r.readInt(); s.tokens = try r.readInt()
-        s.inFlight = try r.readInt(); s.maxInFlight = try r.readInt(); s.grammarMasks = try r.readInt()
+        s.inFlight = try r.readInt(); s.maxInFlight = try r.readInt()
         s.forwardSeconds = try r.readDouble(); s.upstreamWaitSeconds = try r.readDouble(); s.relayWaitSeconds = try r.readDouble()
-        s.idleSeconds = try r.readDouble(); s.wallSeconds = try r.readDouble(); s.grammarSeconds = try r.readDouble()
+        s.idleSeconds = try r.readDouble(); s.wallSeconds = try r.readDouble()
         stage = s
     }
 }
