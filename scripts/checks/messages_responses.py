@@ -10,29 +10,22 @@ cached prompt tokens, count_tokens, a client disconnecting mid-stream (the serve
 with each API's error shape and status, and the same greedy text from Chat Completions, Messages and Responses for the
 same conversation. Prints "all checks passed" and exits 0, or names the first failure.
 """
-import sys, time, urllib.request, json, re
+import json, sys, time
 
 import anthropic
 import openai
+
+from checklib import Checks, metric as read_metric
 
 base = sys.argv[1].rstrip("/")
 claude = anthropic.Anthropic(base_url=base, api_key="unused", max_retries=0)
 gpt = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
 model = gpt.models.list().data[0].id
-checks = 0
-
-
-def check(condition, what):
-    global checks
-    if not condition:
-        sys.exit(f"FAILED: {what}")
-    checks += 1
+check = Checks()
 
 
 def metric(name):
-    text = urllib.request.urlopen(base + "/metrics").read().decode()
-    match = re.search(rf"^{name} ([0-9.e+-]+)$", text, re.M)
-    return float(match.group(1)) if match else 0.0
+    return read_metric(base, name)
 
 
 question = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
@@ -107,7 +100,7 @@ for label, call, status in [
         check(error.status_code == status and body.get("type") == "error" and body["error"]["type"] and body["error"]["message"],
               f"{label}: {error.status_code} {body}")
     except TypeError:
-        checks += 1  # the client itself refuses a missing max_tokens
+        check.passed()  # the client itself refuses a missing max_tokens
 
 # Responses: non-streaming, instructions, usage.
 response = gpt.responses.create(model=model, input=question[0]["content"], instructions=system, temperature=0, max_output_tokens=24)
@@ -192,4 +185,4 @@ for _ in range(100):
         break
     time.sleep(0.1)
 check(metric("brigade_requests_running") == 0 and metric("brigade_kv_blocks_used") == 0, "disconnected streams cancelled")
-print(f"all checks passed ({checks})")
+print(f"all checks passed ({check.count})")

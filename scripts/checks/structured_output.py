@@ -19,17 +19,12 @@ import jsonschema
 import openai
 from pydantic import BaseModel, Field
 
+from checklib import Checks
+
 base = sys.argv[1].rstrip("/")
 client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
 model = client.models.list().data[0].id
-checks = 0
-
-
-def check(condition, what):
-    global checks
-    if not condition:
-        sys.exit(f"FAILED: {what}")
-    checks += 1
+check = Checks()
 
 
 def chat(messages, **kwargs):
@@ -69,7 +64,7 @@ try:
     client.chat.completions.parse(model=model, messages=ask, response_format=City, temperature=0, max_tokens=5)
     sys.exit("FAILED: parse() with max_tokens 5 should raise LengthFinishReasonError")
 except openai.LengthFinishReasonError:
-    checks += 1
+    check.passed()
 
 # json_schema outputs validate, sampled as well as greedy.
 schemas = {
@@ -94,7 +89,7 @@ for name, schema in schemas.items():
             jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER).validate(json.loads(text))
         except Exception as error:
             sys.exit(f"FAILED: {name} at T={temperature}: {text!r} does not validate: {error}")
-        checks += 1
+        check.passed()
 
 # json_object: any object (a small model may ramble inside one until max_tokens; then the text is its beginning).
 reply = chat([{"role": "user", "content": "Give me a JSON object with your name."}], max_tokens=120, response_format={"type": "json_object"})
@@ -194,7 +189,7 @@ if reply.choices[0].message.tool_calls:
     check(reply.choices[0].finish_reason == "tool_calls", "calls under response_format")
 else:
     jsonschema.validate(json.loads(reply.choices[0].message.content), schemas["weather"])
-    checks += 1
+    check.passed()
 
 # Bad input: a 400 that names the field.
 refused("an unsupported keyword", "uniqueItems", response_format={"type": "json_schema", "json_schema": {"name": "x",
@@ -224,4 +219,4 @@ message = llm.bind_tools([get_weather], tool_choice="get_weather").invoke("What 
 check(message.tool_calls and message.tool_calls[0]["name"] == "get_weather" and message.tool_calls[0]["args"].get("unit") in ("celsius", "fahrenheit"),
       f"bind_tools: {message.tool_calls}")
 
-print(f"all checks passed ({checks} checks)")
+print(f"all checks passed ({check.count} checks)")

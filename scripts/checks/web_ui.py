@@ -9,7 +9,7 @@ used KV block); a reload finds the conversation in local storage; with an API ke
 during a `brigade bench serve` run, shows non-zero busy fractions and draws its timeline; screenshots of both pages.
 Prints "all checks passed" and exits 0, or names the first failure.
 """
-import json, re, subprocess, sys, time, urllib.request
+import subprocess, sys, time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
@@ -17,23 +17,15 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from checklib import Checks, metric as read_metric
+
 base, binary, shots = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3]
 api_key = sys.argv[4] if len(sys.argv) > 4 else None
-checks = 0
-
-
-def check(condition, what):
-    global checks
-    if not condition:
-        sys.exit(f"FAILED: {what}")
-    checks += 1
+check = Checks()
 
 
 def metric(name):
-    request = urllib.request.Request(base + "/metrics")
-    text = urllib.request.urlopen(request).read().decode()
-    match = re.search(rf"^{name} ([0-9.e+-]+)$", text, re.M)
-    return float(match.group(1)) if match else 0.0
+    return read_metric(base, name)
 
 
 options = Options()
@@ -75,7 +67,7 @@ try:
     check(console_errors() == [] or api_key, f"no console errors after a reply: {console_errors()}")
     if api_key:  # the rest needs no key; bench serve sends none
         driver.quit()
-        print(f"all checks passed ({checks} checks)")
+        print(f"all checks passed ({check.count} checks)")
         sys.exit(0)
 
     # Markdown is rendered, and the model's text cannot inject HTML.
@@ -142,4 +134,4 @@ try:
     check(driver.find_element(By.ID, "toggle-sidebar").is_displayed(), "the conversation list has a button on a phone")
 finally:
     driver.quit()
-print(f"all checks passed ({checks} checks)")
+print(f"all checks passed ({check.count} checks)")
